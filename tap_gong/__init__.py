@@ -1,0 +1,1 @@
+"""tap-gong: a Singer tap for Gong, built with the Meltano Singer SDK."""

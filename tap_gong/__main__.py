@@ -1,0 +1,5 @@
+"""`python -m tap_gong` runs the tap."""
+
+from tap_gong.tap import TapGong
+
+TapGong.cli()

@@ -1,0 +1,5 @@
+"""`python -m tap_gong.sandbox` serves the sandbox, like `tap-gong-sandbox`."""
+
+from tap_gong.sandbox.cli import main
+
+main()

@@ -1,0 +1,709 @@
+"""The Gong sandbox: a local HTTP fake of Gong's API with knobs for limits and faults."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import math
+import random
+import re
+import socket
+import sys
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from tap_gong.sandbox.dataset import Call, Dataset
+
+CALLS_PATH = "/v2/calls"
+STATS_PATH = "/v2/stats/interaction"
+COUNTERS_PATH = "/_sandbox/counters"
+TIMEOUT_FAULT_SECONDS = 5.0
+CACHED_FILTERS = 64
+SERVER_ERROR_KINDS = ("500", "502", "503", "html500")
+FAULT_KINDS = frozenset({*SERVER_ERROR_KINDS, "429", "quota", "drop", "truncate", "timeout"})
+SERVER_ERROR_MESSAGES = {
+    "500": "Failed to complete the operation due to an unexpected error",
+    "502": "Bad gateway",
+    "503": "Service temporarily unavailable",
+}
+HTML_500_BODY = (
+    b"<html><head><title>500 Internal Server Error</title></head>"
+    b"<body><h1>Internal Server Error</h1></body></html>"
+)
+CURSOR_MISMATCH = "cursor does not match the request filter"
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+COUNTER_NAMES = ("requests", "429", "5xx", "404", "400", "dropped", "truncated")
+
+
+@dataclass
+class SandboxSettings:
+    seed: int = 7
+    users: int = 8
+    workspaces: int = 2
+    calls: int = 500
+    days: int = 30
+    now: datetime | None = None  # None: the real clock
+    time_zone: str = "America/Los_Angeles"
+    access_key: str = "sandbox-key"
+    access_key_secret: str = "sandbox-secret"
+    access_token: str = "sandbox-token"
+    page_size: int = 100
+    requests_per_second: int | None = None
+    retry_after_seconds: int = 1
+    daily_quota: int | None = None
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    truncate_rate: float = 0.0
+    latency_seconds: float = 0.0
+    late_calls: int = 0
+    log_requests: bool = False  # request lines on stderr
+
+    def __post_init__(self) -> None:
+        if self.now is not None and self.now.tzinfo is None:
+            raise ValueError("SandboxSettings.now must be timezone-aware")
+        if self.users < 1 or self.workspaces < 1:
+            raise ValueError("SandboxSettings needs at least one user and one workspace")
+
+
+# These shape the data set when the sandbox is built; every other setting is a live knob.
+DATA_SETTINGS = frozenset(
+    {"seed", "users", "workspaces", "calls", "days", "now", "time_zone", "late_calls"}
+)
+KNOB_SETTINGS = frozenset(f.name for f in fields(SandboxSettings)) - DATA_SETTINGS
+
+
+@dataclass(frozen=True)
+class RequestLogEntry:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any] | None
+    status: int  # 0 when the connection was dropped without an answer
+    at: float  # time.monotonic() on arrival
+    auth: str | None  # "basic" or "bearer" when the credentials were valid
+
+
+@dataclass(frozen=True)
+class _ApiRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any] | None
+    body_is_valid: bool
+    auth: str | None
+    arrived: float
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json; charset=utf-8"
+    retry_after: int | None = None
+    drop: bool = False
+    truncate: bool = False
+    delay: float = 0.0
+
+
+def _dumps(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _error(
+    status: int, request_id: str, errors: list[str], retry_after: int | None = None
+) -> _Reply:
+    return _Reply(
+        status, _dumps({"requestId": request_id, "errors": errors}), retry_after=retry_after
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _filter_digest(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def _parse_instant(text: str) -> datetime | None:
+    """An ISO-8601 instant with Z or an offset; None when malformed or without an offset."""
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"  # fromisoformat() only accepts Z from Python 3.11
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
+
+
+def _epoch_microseconds(instant: datetime) -> int:
+    return (instant - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+
+
+def _parse_day(value: object) -> date | None:
+    if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+class GongSandbox:
+    """A running fake of Gong's API; see tap_gong/sandbox/__init__.py for usage."""
+
+    def __init__(self, settings: SandboxSettings | None = None) -> None:
+        self.settings = settings or SandboxSettings()
+        self._lock = threading.RLock()
+        self._zone = ZoneInfo(self.settings.time_zone)
+        self._frozen_now = self.settings.now
+        self._clock_offset = timedelta()
+        self._dataset = Dataset(
+            seed=self.settings.seed,
+            users=self.settings.users,
+            workspaces=self.settings.workspaces,
+            calls=self.settings.calls,
+            days=self.settings.days,
+            late_calls=self.settings.late_calls,
+            now=self.now(),
+            zone=self._zone,
+        )
+        self._cursor_key = hashlib.sha256(
+            f"gong-sandbox-cursor:{self.settings.seed}".encode()
+        ).digest()
+        self._fault_rng = random.Random(self.settings.seed)
+        self._scripted_faults: deque[str] = deque()
+        self._recent_starts: deque[float] = deque()
+        self._quota_day: date | None = None
+        self._quota_used = 0
+        self._request_count = 0
+        self._results: OrderedDict[str, tuple[int, list[bytes]]] = OrderedDict()
+        self._log: list[RequestLogEntry] = []
+        self._counters = dict.fromkeys(COUNTER_NAMES, 0)
+        self._server: _SandboxHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, port: int = 0) -> None:
+        """Serve on 127.0.0.1 (port 0: a free port) from a background thread."""
+        if self._server is not None:
+            raise RuntimeError("the sandbox is already running")
+        self._server = _SandboxHTTPServer(("127.0.0.1", port), _Handler, self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="gong-sandbox", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> GongSandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def configure(self, **knobs: Any) -> None:
+        """Change knobs (rates, limits, credentials, page size...) while serving."""
+        not_knobs = set(knobs) - KNOB_SETTINGS
+        if not_knobs:
+            raise ValueError(f"not live knobs (data settings or unknown): {sorted(not_knobs)}")
+        with self._lock:
+            for name, value in knobs.items():
+                setattr(self.settings, name, value)
+
+    # -- clock -------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        with self._lock:
+            if self._frozen_now is not None:
+                return self._frozen_now.astimezone(timezone.utc)
+            return datetime.now(timezone.utc) + self._clock_offset
+
+    def set_clock(self, instant: datetime) -> None:
+        """Freeze the clock at an aware instant."""
+        if instant.tzinfo is None:
+            raise ValueError("the clock needs a timezone-aware datetime")
+        with self._lock:
+            self._frozen_now = instant
+
+    def advance_clock(self, delta: timedelta) -> None:
+        with self._lock:
+            if self._frozen_now is not None:
+                self._frozen_now += delta
+            else:
+                self._clock_offset += delta
+
+    def company_today(self) -> date:
+        return self.now().astimezone(self._zone).date()
+
+    # -- data --------------------------------------------------------------------------------
+
+    def calls(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        workspace_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Visible calls as the API returns them, filtered like the API (None: unbounded)."""
+        with self._lock:
+            calls = self._dataset.visible_calls(start, end, workspace_id)
+        return [call.as_dict() for call in calls]
+
+    def interaction_stats(self, day: date) -> list[dict[str, Any]]:
+        """The API's peopleInteractionStats items for one company day."""
+        with self._lock:
+            return self._dataset.stats_items(day, day + timedelta(days=1))
+
+    def stats_days(self) -> list[date]:
+        with self._lock:
+            return self._dataset.stats_days()
+
+    def add_calls(
+        self, n: int, start: datetime | None = None, end: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Add `n` deterministic calls in [start, end) (default: the 24 h before now)."""
+        with self._lock:
+            end = end or self.now()
+            start = start or end - timedelta(days=1)
+            calls = self._dataset.add_calls(n, start, end)
+        return [call.as_dict() for call in calls]
+
+    def reveal_late_calls(self) -> list[dict[str, Any]]:
+        with self._lock:
+            calls = self._dataset.reveal_late_calls()
+        return [call.as_dict() for call in calls]
+
+    # -- faults and the log ------------------------------------------------------------------
+
+    def fail_next(self, kind: str, count: int = 1) -> None:
+        """Answer the next `count` API requests (past the limits) with a fault of `kind`."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        with self._lock:
+            self._scripted_faults.extend([kind] * count)
+
+    @property
+    def requests(self) -> list[RequestLogEntry]:
+        with self._lock:
+            return list(self._log)
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counters)
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+            self._counters = dict.fromkeys(COUNTER_NAMES, 0)
+
+    # -- request handling (called from the handler threads) ----------------------------------
+
+    def _serve_api(self, request: _ApiRequest) -> _Reply:
+        with self._lock:
+            self._request_count += 1
+            request_id = hashlib.blake2b(
+                f"{self.settings.seed}:{self._request_count}".encode(), digest_size=8
+            ).hexdigest()
+            reply = self._limit_reply(request_id) or self._fault_or_answer(request, request_id)
+            self._record(request, reply)
+            return reply
+
+    def _limit_reply(self, request_id: str) -> _Reply | None:
+        settings = self.settings
+        today = self.company_today()
+        if today != self._quota_day:
+            self._quota_day, self._quota_used = today, 0
+        self._quota_used += 1
+        if settings.daily_quota is not None and self._quota_used > settings.daily_quota:
+            return self._quota_exceeded(request_id)
+        # Every arrival counts in the window, rejected ones included, as Gong does.
+        arrived = time.monotonic()
+        while self._recent_starts and self._recent_starts[0] <= arrived - 1.0:
+            self._recent_starts.popleft()
+        self._recent_starts.append(arrived)
+        limit = settings.requests_per_second
+        if limit is not None and len(self._recent_starts) > limit:
+            return self._rate_limited(request_id)
+        return None
+
+    def _quota_exceeded(self, request_id: str) -> _Reply:
+        next_midnight = self._dataset.midnight(self.company_today() + timedelta(days=1))
+        seconds_left = math.ceil((next_midnight - self.now()).total_seconds())
+        return _error(
+            429, request_id, ["API daily quota exceeded"], retry_after=max(1, seconds_left)
+        )
+
+    def _rate_limited(self, request_id: str) -> _Reply:
+        return _error(
+            429,
+            request_id,
+            ["API request limit exceeded"],
+            retry_after=self.settings.retry_after_seconds,
+        )
+
+    def _next_fault(self) -> str | None:
+        # Always two draws, so the random sequence depends only on the request count.
+        roll, pick = self._fault_rng.random(), self._fault_rng.random()
+        if self._scripted_faults:
+            return self._scripted_faults.popleft()
+        for kind, rate in (
+            ("5xx", self.settings.error_rate),
+            ("drop", self.settings.drop_rate),
+            ("truncate", self.settings.truncate_rate),
+        ):
+            if roll < rate:
+                return (
+                    SERVER_ERROR_KINDS[int(pick * len(SERVER_ERROR_KINDS))]
+                    if kind == "5xx"
+                    else kind
+                )
+            roll -= rate
+        return None
+
+    def _fault_or_answer(self, request: _ApiRequest, request_id: str) -> _Reply:
+        fault = self._next_fault()
+        if fault == "429":
+            return self._rate_limited(request_id)
+        if fault == "quota":
+            return self._quota_exceeded(request_id)
+        if fault == "html500":
+            return _Reply(500, HTML_500_BODY, content_type="text/html; charset=utf-8")
+        if fault in SERVER_ERROR_MESSAGES:
+            return _error(int(fault), request_id, [SERVER_ERROR_MESSAGES[fault]])
+        if fault == "drop":
+            return _Reply(0, drop=True)
+        answer = self._answer(request, request_id)
+        if fault == "truncate" and answer.status == 200:
+            return replace(answer, truncate=True)
+        if fault == "timeout":
+            return replace(answer, delay=TIMEOUT_FAULT_SECONDS)
+        return answer
+
+    def _record(self, request: _ApiRequest, reply: _Reply) -> None:
+        counters = self._counters
+        counters["requests"] += 1
+        if reply.drop:
+            counters["dropped"] += 1
+        if reply.truncate:
+            counters["truncated"] += 1
+        status_counter = "5xx" if reply.status >= 500 else str(reply.status)
+        if status_counter in counters:
+            counters[status_counter] += 1
+        self._log.append(
+            RequestLogEntry(
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                body=request.body,
+                status=reply.status,
+                at=request.arrived,
+                auth=request.auth,
+            )
+        )
+
+    def _answer(self, request: _ApiRequest, request_id: str) -> _Reply:
+        if request.auth is None:
+            return _error(401, request_id, ["Missing or invalid credentials"])
+        if (request.method, request.path) == ("GET", CALLS_PATH):
+            return self._calls_answer(request.query, request_id)
+        if (request.method, request.path) == ("POST", STATS_PATH):
+            if not request.body_is_valid:
+                return _error(400, request_id, ["The request body is not a JSON object"])
+            return self._stats_answer(request.body or {}, request_id)
+        return _error(404, request_id, [f"No such endpoint: {request.method} {request.path}"])
+
+    def _calls_answer(self, query: dict[str, str], request_id: str) -> _Reply:
+        bounds = {
+            name: _parse_instant(query.get(name, "")) for name in ("fromDateTime", "toDateTime")
+        }
+        errors = [
+            f"{name} is required as an ISO-8601 date-time with Z or an offset"
+            for name, instant in bounds.items()
+            if instant is None
+        ]
+        if errors:
+            return _error(400, request_id, errors)
+        start, end = bounds["fromDateTime"], bounds["toDateTime"]
+        workspace_id = query.get("workspaceId") or None
+        digest = _filter_digest(
+            "calls", _epoch_microseconds(start), _epoch_microseconds(end), workspace_id
+        )
+
+        def shuffled_payloads() -> list[bytes]:
+            calls: list[Call] = self._dataset.visible_calls(start, end, workspace_id)
+            payloads = [call.payload for call in calls]
+            random.Random(f"{self.settings.seed}:{digest}").shuffle(payloads)
+            return payloads
+
+        return self._paged_answer(
+            request_id,
+            digest,
+            cursor=query.get("cursor"),
+            items_key="calls",
+            compute_items=shuffled_payloads,
+            not_found="No calls found corresponding to the provided filters",
+        )
+
+    def _stats_answer(self, body: dict[str, Any], request_id: str) -> _Reply:
+        stats_filter = body.get("filter")
+        if not isinstance(stats_filter, dict):
+            return _error(400, request_id, ["filter is required"])
+        from_day = _parse_day(stats_filter.get("fromDate"))
+        to_day = _parse_day(stats_filter.get("toDate"))
+        user_ids = stats_filter.get("userIds")
+        cursor = body.get("cursor")
+        errors = [
+            f"filter.{name} is required as YYYY-MM-DD"
+            for name, day in (("fromDate", from_day), ("toDate", to_day))
+            if day is None
+        ]
+        if user_ids is not None and not (
+            isinstance(user_ids, list) and all(isinstance(user_id, str) for user_id in user_ids)
+        ):
+            errors.append("filter.userIds must be a list of strings")
+        if cursor is not None and not isinstance(cursor, str):
+            errors.append("cursor must be a string")
+        if errors or from_day is None or to_day is None:
+            return _error(400, request_id, errors)
+        if from_day >= to_day:
+            return _error(400, request_id, ["fromDate must be earlier than toDate"])
+        today = self.company_today()
+        if to_day > today:
+            return _error(
+                400, request_id, [f"toDate cannot be later than the current day ({today})"]
+            )
+        selected_users = frozenset(user_ids) if user_ids else None
+        digest = _filter_digest("stats", from_day, to_day, *sorted(selected_users or ()))
+        return self._paged_answer(
+            request_id,
+            digest,
+            cursor=cursor,
+            items_key="peopleInteractionStats",
+            compute_items=lambda: [
+                _dumps(item) for item in self._dataset.stats_items(from_day, to_day, selected_users)
+            ],
+            not_found="No stats found for the specified period",
+        )
+
+    def _paged_answer(
+        self,
+        request_id: str,
+        digest: str,
+        *,
+        cursor: str | None,
+        items_key: str,
+        compute_items: Callable[[], list[bytes]],
+        not_found: str,
+    ) -> _Reply:
+        """One page of a filter's results; results are cached per filter for later pages."""
+        offset = self._cursor_offset(cursor, digest)
+        if offset is None:
+            return _error(400, request_id, [CURSOR_MISMATCH])
+        items = self._filter_results(digest, compute_items)
+        if not items:
+            return _error(404, request_id, [not_found])
+        page_size = self.settings.page_size
+        page = items[offset : offset + page_size]
+        records: dict[str, Any] = {
+            "totalRecords": len(items),
+            "currentPageSize": len(page),
+            "currentPageNumber": offset // page_size,
+        }
+        if offset + len(page) < len(items):
+            records["cursor"] = self._cursor(digest, offset + len(page))
+        head = _dumps({"requestId": request_id, "records": records})[:-1]
+        body = b"".join((head, b',"', items_key.encode(), b'":[', b",".join(page), b"]}"))
+        return _Reply(200, body)
+
+    def _filter_results(self, digest: str, compute_items: Callable[[], list[bytes]]) -> list[bytes]:
+        version = self._dataset.version
+        cached = self._results.get(digest)
+        if cached is None or cached[0] != version:
+            cached = (version, compute_items())
+            self._results[digest] = cached
+        self._results.move_to_end(digest)
+        if len(self._results) > CACHED_FILTERS:
+            self._results.popitem(last=False)
+        return cached[1]
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self._cursor_key, payload.encode(), hashlib.sha256).digest()[:18])
+
+    def _cursor(self, digest: str, offset: int) -> str:
+        payload = _b64(_dumps({"filter": digest, "offset": offset}))
+        return f"{payload}.{self._sign(payload)}"
+
+    def _cursor_offset(self, cursor: str | None, digest: str) -> int | None:
+        """The offset a cursor points at (0 without one); None if forged or from another filter."""
+        if not cursor:
+            return 0
+        payload, _, signature = cursor.partition(".")
+        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
+            return None
+        # A valid signature means this sandbox wrote the payload, so it decodes cleanly.
+        content = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return content["offset"] if content["filter"] == digest else None
+
+    def _authenticate(self, authorization: str | None) -> str | None:
+        """The scheme of valid credentials ("basic" or "bearer"), else None."""
+        scheme, _, credentials = (authorization or "").strip().partition(" ")
+        settings = self.settings
+        if scheme.lower() == "basic":
+            expected = f"{settings.access_key}:{settings.access_key_secret}".encode()
+            try:
+                given = base64.b64decode(credentials.strip(), validate=True)
+            except ValueError:
+                return None
+            return "basic" if hmac.compare_digest(given, expected) else None
+        if scheme.lower() == "bearer":
+            given_token = credentials.strip().encode()
+            return (
+                "bearer"
+                if hmac.compare_digest(given_token, settings.access_token.encode())
+                else None
+            )
+        return None
+
+
+class _SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        sandbox: GongSandbox,
+    ) -> None:
+        self.sandbox = sandbox
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Wake handler threads idling on keep-alive connections so stop() really stops."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # the client may have closed it already
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up (timeouts, drops) are routine here; anything else is a bug to show.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "GongSandbox/1"
+    sys_version = ""
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+    server: _SandboxHTTPServer
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:
+            self.close_connection = True  # the client went away; nothing to tell anyone
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.sandbox.settings.log_requests:
+            super().log_message(format, *args)
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        arrived = time.monotonic()
+        sandbox = self.server.sandbox
+        raw_body = self._read_body()
+        url = urlsplit(self.path)
+        if self.command == "GET" and url.path == COUNTERS_PATH:
+            self._send(_Reply(200, _dumps(sandbox.counters())))
+            return
+        if sandbox.settings.latency_seconds:
+            time.sleep(sandbox.settings.latency_seconds)
+        body: Any = None
+        body_is_valid = True
+        if raw_body:
+            try:
+                body = json.loads(raw_body)
+            except ValueError:
+                body = None
+            body_is_valid = isinstance(body, dict)
+        request = _ApiRequest(
+            method=self.command,
+            path=url.path,
+            query={name: values[-1] for name, values in parse_qs(url.query).items()},
+            body=body if body_is_valid else None,
+            body_is_valid=body_is_valid,
+            auth=sandbox._authenticate(self.headers.get("Authorization")),
+            arrived=arrived,
+        )
+        self._send(sandbox._serve_api(request))
+
+    def _read_body(self) -> bytes:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, reply: _Reply) -> None:
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.drop:
+            self.close_connection = True
+            return
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.retry_after is not None:
+            self.send_header("Retry-After", str(reply.retry_after))
+        self.end_headers()
+        if reply.truncate:
+            # Full Content-Length promised, half delivered: the client sees a broken body.
+            self.wfile.write(reply.body[: len(reply.body) // 2])
+            self.close_connection = True
+        else:
+            self.wfile.write(reply.body)

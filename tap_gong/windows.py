@@ -1,0 +1,73 @@
+"""Time in Gong's terms: instants, date windows and the company-day rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+UTC = dt.timezone.utc
+
+# The last time zone on Earth to finish a day. Until Gong tells us the company's
+# zone, a day is treated as complete only once it is over there too.
+LATEST_ZONE = dt.timezone(dt.timedelta(hours=-12))
+
+
+def parse_instant(value: str) -> dt.datetime:
+    """Parse an ISO-8601 date or date-time; a value with no offset is taken as UTC.
+
+    Raises:
+        ValueError: when the value is not ISO-8601.
+    """
+    parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def utc_iso(instant: dt.datetime) -> str:
+    """The one format the tap emits and bookmarks instants in: UTC, `Z` suffix.
+
+    Gong sends local offsets (`-08:00`); targets disagree on offsets and the SDK
+    compares bookmarks as strings, so everything leaves the tap in UTC.
+    """
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_utc(value: str | None) -> str | None:
+    """Re-express one of Gong's date-time strings in UTC (None stays None)."""
+    return None if value is None else utc_iso(parse_instant(value))
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A half-open range [start, end) of instants, extracted as one resumable piece."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+
+def time_windows(start: dt.datetime, end: dt.datetime, size: dt.timedelta) -> Iterator[TimeWindow]:
+    """Cut [start, end) into windows of `size`, oldest first (the last one may be shorter)."""
+    while start < end:
+        window_end = min(start + size, end)
+        yield TimeWindow(start, window_end)
+        start = window_end
+
+
+def company_zone(name: str | None) -> dt.tzinfo | None:
+    """The zone for Gong's `timeZone` name, or None when the name is unknown here."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def company_today(now: dt.datetime, zone: dt.tzinfo | None) -> dt.date:
+    """The company's current day, the latest `toDate` Gong accepts for stats.
+
+    Without the company zone, the earliest current day anywhere on Earth: a day
+    that is complete there is complete for every company.
+    """
+    return now.astimezone(zone or LATEST_ZONE).date()
