@@ -24,7 +24,7 @@ from tap_gong.errors import (
     GongRequestRejected,
     GongRetriesExhausted,
     GongStateError,
-    RequestBudgetSpent,
+    PlannedStop,
 )
 from tap_gong.pagination import GongCursorPaginator, gong_body
 from tap_gong.windows import parse_instant, to_utc, utc_iso
@@ -286,16 +286,11 @@ class GongStream(RESTStream[str | None]):
                     yield record
                 self.commit_bookmark(self.window_bookmark(window))
                 self.log_window(window, count)
-        except RequestBudgetSpent:
-            # A planned stop: the unfinished window is dropped from progress, so the
-            # bookmark stays at the last finished window and the next run resumes there.
+        except PlannedStop as stop:
+            # The unfinished window is dropped from progress, so the bookmark stays at
+            # the last finished window and the next run resumes there.
             self.forget_unfinished_window()
-            self.logger.warning(
-                "Stopped '%s': the run used max_requests_per_run=%d requests. The emitted "
-                "state resumes after the last finished window.",
-                self.name,
-                self.pacer.budget,
-            )
+            self.logger.warning("Stopped '%s': %s.", self.name, stop)
 
     def log_window(self, window: Window, count: int) -> None:
         self.logger.info(

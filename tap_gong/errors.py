@@ -29,5 +29,19 @@ class GongRetriesExhausted(GongTapError):
     """A fault outlasted the retry budget (tries or time)."""
 
 
-class RequestBudgetSpent(Exception):
-    """The run used `max_requests_per_run` requests: a planned stop, exit 0."""
+class PlannedStop(Exception):
+    """Stop extracting a stream at the last finished window; the next run goes on from there."""
+
+
+class RequestBudgetSpent(PlannedStop):
+    """The run used `max_requests_per_run` requests."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(
+            f"the run used max_requests_per_run={budget} requests; the next run goes on "
+            "from the emitted state"
+        )
+
+
+class DayNotOverForGong(PlannedStop):
+    """Gong says a day is not over yet in the company's zone (our clock runs ahead of Gong's)."""

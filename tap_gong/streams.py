@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import requests
 from singer_sdk import SchemaDirectory, StreamSchema
 
-from tap_gong.client import GongStream, Window
+from tap_gong.client import GongStream, Window, gong_error_text
+from tap_gong.errors import DayNotOverForGong
 from tap_gong.windows import company_today, company_zone, parse_instant, time_windows, utc_iso
 
 if TYPE_CHECKING:
@@ -105,6 +108,17 @@ class InteractionStatsStream(GongStream):
 
     def window_bookmark(self, window: Window) -> str:
         return window["toDate"]
+
+    def validate_response(self, response: requests.Response) -> None:
+        if response.status_code == 400 and "toDate" in gong_error_text(response):
+            # Our clock runs ahead of Gong's: the day is complete next run, not an error.
+            request_filter = json.loads(response.request.body or "{}").get("filter", {})
+            msg = (
+                f"Gong says {request_filter.get('fromDate')} is not over yet in the company's "
+                f"time zone ({gong_error_text(response)}); it is extracted next run"
+            )
+            raise DayNotOverForGong(msg)
+        super().validate_response(response)
 
     def company_today(self) -> dt.date:
         """Gong accepts no `toDate` beyond the company's current day (in its own zone)."""

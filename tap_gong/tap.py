@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import logging
 import os
 from functools import cached_property
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import click
@@ -16,7 +17,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
-from tap_gong.errors import GongTapError
+from tap_gong.errors import GongStateError, GongTapError
 from tap_gong.pacing import RequestPacer
 from tap_gong.streams import CallsStream, InteractionStatsStream
 from tap_gong.windows import parse_instant
@@ -156,19 +157,30 @@ class TapGong(Tap):
         )
 
     @classmethod
-    def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def invoke(cls, *, state: IO[str] | None = None, **kwargs: Any) -> None:  # type: ignore[override]
         """Run the tap; a problem the user can fix ends in one line, not a traceback."""
         try:
-            super().invoke(*args, **kwargs)
-        except json.JSONDecodeError as exc:
-            if debugging():
-                raise
-            msg = f"The state file is not valid JSON ({exc}): pass the state the tap emitted."
-            raise click.ClickException(msg) from None
+            super().invoke(state=checked_state_file(state), **kwargs)
         except (GongTapError, FatalAPIError, RetriableAPIError, requests.RequestException) as exc:
             if debugging():
                 raise
             raise click.ClickException(one_line(exc)) from None
+
+
+def checked_state_file(state: IO[str] | None) -> IO[str] | None:
+    """The state file, once known to be a JSON object with a `bookmarks` object."""
+    if state is None:
+        return None
+    text = state.read()
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        msg = f"The state file is not valid JSON ({exc}): pass the state the tap emitted."
+        raise GongStateError(msg) from None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("bookmarks", {}), dict):
+        msg = "The state file is not a Singer state with bookmarks: pass the one tap-gong emitted."
+        raise GongStateError(msg)
+    return io.StringIO(text)
 
 
 def gong_config_errors(config: dict[str, Any]) -> list[str]:

@@ -202,7 +202,10 @@ class GongSandbox:
             raise RuntimeError("the sandbox is already running")
         self._server = _SandboxHTTPServer(("127.0.0.1", port), _Handler, self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="gong-sandbox", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how long stop() waits for the loop to notice
+            name="gong-sandbox",
+            daemon=True,
         )
         self._thread.start()
 
