@@ -118,6 +118,8 @@ class EmulatedSnowflakeConnector(SnowflakeConnector):
             source = from_variant_table(merge["select"], staged)
             dedup = merge["dedup"].replace("SEQ8()", "load_order")
             conn.execute(text(f"create table {rows} as {source} {dedup}"))
+            # fakesnow's MERGE fails without a current schema; every name is qualified.
+            conn.execute(text(f"use schema {self.work_schema}"))
             result = conn.execute(
                 text(f"merge into {merge['table']} d using {rows} s {merge['clauses']}")
             )

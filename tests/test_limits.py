@@ -1,0 +1,141 @@
+"""Gong's limits: pacing under the rate limit, the daily quota, the per-run request budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from tap_gong.pacing import PACING_WINDOW_SECONDS, RequestPacer
+from tap_gong.sandbox import GongSandbox
+from tests.support import expected_stats, run_tap, sandbox_settings, tap_config
+
+
+class FakeClock:
+    """A clock that only moves when the pacer sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_pacer_never_starts_more_than_the_rate_in_any_rolling_second() -> None:
+    clock = FakeClock()
+    pacer = RequestPacer(rate=3, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(30):
+        pacer.wait_turn()
+        starts.append(clock.now)
+        clock.now += 0.01  # the request itself
+
+    for i in range(len(starts) - 3):
+        assert starts[i + 3] - starts[i] >= 1.0
+    # ...and uses the allowance: 30 starts in about 10 windows, not more.
+    assert starts[-1] - starts[0] <= 10 * PACING_WINDOW_SECONDS
+
+
+def test_backfill_against_gongs_exact_limit_sees_no_429_and_runs_near_the_limit(
+    tmp_path: Path,
+) -> None:
+    with GongSandbox(sandbox_settings(requests_per_second=3)) as sandbox:
+        run = run_tap(tap_config(sandbox, max_requests_per_second=3), tmp_path)
+
+        assert run.returncode == 0, run.stderr
+        assert sandbox.counters()["429"] == 0
+        log = sandbox.requests
+        rate = (len(log) - 1) / (log[-1].at - log[0].at)
+        assert len(log) > 20
+        assert 2.0 < rate <= 3.0
+
+
+def test_spent_daily_quota_stops_at_once_and_the_next_day_resumes(tmp_path: Path) -> None:
+    with GongSandbox(sandbox_settings(daily_quota=6)) as sandbox:
+        config = tap_config(sandbox, calls_window_days=2, lookback_window_days=0)
+        stopped = run_tap(config, tmp_path)
+
+        assert stopped.returncode != 0
+        assert "quota is spent" in stopped.stderr
+        assert "Traceback" not in stopped.stderr
+        assert sandbox.counters()["429"] == 1  # no sleeping for hours, no hammering
+        finished = stopped.final_state["bookmarks"]["calls"]["replication_key_value"]
+        sandbox.configure(daily_quota=None)  # the next company day
+        sandbox.reset_log()
+
+        resumed = run_tap(config, tmp_path, state=stopped.final_state)
+
+        assert resumed.returncode == 0, resumed.stderr
+        assert min(r.query["fromDateTime"] for r in sandbox.requests if r.query) == finished
+        ids = [r["id"] for r in stopped.records("calls") + resumed.records("calls")]
+        assert sorted(ids) == sorted(c["id"] for c in sandbox.calls())  # all, none twice
+
+
+def test_request_budget_is_a_planned_stop_and_the_next_run_goes_on(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    config = tap_config(sandbox, calls_window_days=2, max_requests_per_run=7)
+    runs = [run_tap(config, tmp_path)]
+    while "max_requests_per_run=7" in runs[-1].stderr and len(runs) < 10:
+        runs.append(run_tap(config, tmp_path, state=runs[-1].final_state))
+
+    assert all(run.returncode == 0 for run in runs)
+    assert 2 < len(runs) < 10
+    assert sandbox.counters()["requests"] <= 7 * len(runs)
+    delivered_calls = {r["id"] for run in runs for r in run.records("calls")}
+    assert delivered_calls == {c["id"] for c in sandbox.calls()}
+    delivered_days = {
+        (r["userId"], r["fromDate"]) for run in runs for r in run.records("interaction_stats")
+    }
+    assert delivered_days == set(expected_stats(sandbox, config))
+
+
+def test_fault_that_outlasts_the_retries_stops_with_the_last_fault_and_resumable_state(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    sandbox.fail_next("503", count=50)
+
+    run = run_tap(tap_config(sandbox, max_retries=1), tmp_path)
+
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    assert "Gong kept failing after every retry" in run.stderr
+    assert "503" in run.stderr
+    assert sandbox.counters()["requests"] == 2
+
+
+def test_retries_are_bounded_in_time_too(sandbox: GongSandbox, tmp_path: Path) -> None:
+    sandbox.fail_next("500", count=50)
+
+    run = run_tap(tap_config(sandbox, max_retry_time_seconds=3), tmp_path)
+
+    assert run.returncode != 0
+    assert "max_retry_time_seconds=3" in run.stderr
+    first, last = sandbox.requests[0].at, sandbox.requests[-1].at
+    assert last - first <= 3
+
+
+def test_stats_day_inside_the_lookback_is_re_extracted_with_its_new_values(
+    tmp_path: Path,
+) -> None:
+    with GongSandbox(sandbox_settings(late_calls=6)) as sandbox:
+        first = run_tap(tap_config(sandbox), tmp_path)
+        before = expected_stats(sandbox, tap_config(sandbox))
+        sandbox.reveal_late_calls()
+        sandbox.advance_clock(dt.timedelta(hours=1))
+        config = tap_config(sandbox)
+        expected = expected_stats(sandbox, config)
+        changed = {key for key, item in expected.items() if before.get(key) != item}
+
+        second = run_tap(config, tmp_path, state=first.final_state)
+
+        assert changed, "the late calls should have changed a stats day"
+        loaded = {(r["userId"], r["fromDate"]): r for r in first.records("interaction_stats")}
+        loaded.update(
+            {(r["userId"], r["fromDate"]): r for r in second.records("interaction_stats")}
+        )
+        assert set(loaded) == set(expected)
+        for key, item in expected.items():
+            assert loaded[key]["personInteractionStats"] == item["personInteractionStats"], key
