@@ -26,12 +26,9 @@ DEFAULT_API_URL = "https://api.gong.io"
 
 
 class TapGong(Tap):
-    """Gong calls and users' daily interaction stats, extracted incrementally.
+    """Gong calls and daily user interaction stats: incremental, paced, resumable."""
 
-    Pages with Gong's cursors, paces itself under Gong's rate limit, honours
-    Retry-After, commits a bookmark after every finished date window, and
-    re-reads a lookback window on each run for calls Gong finishes processing late.
-    """
+    # One line on purpose: `--about` prints the class docstring as the description.
 
     name = "tap-gong"
     package_name = "tap-gong"
