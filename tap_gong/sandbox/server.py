@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from tap_gong.sandbox.dataset import Call, Dataset
+from tap_gong.sandbox.dataset import Dataset
 
 CALLS_PATH = "/v2/calls"
 STATS_PATH = "/v2/stats/interaction"
@@ -376,18 +376,13 @@ class GongSandbox:
         roll, pick = self._fault_rng.random(), self._fault_rng.random()
         if self._scripted_faults:
             return self._scripted_faults.popleft()
-        for kind, rate in (
-            ("5xx", self.settings.error_rate),
-            ("drop", self.settings.drop_rate),
-            ("truncate", self.settings.truncate_rate),
-        ):
-            if roll < rate:
-                return (
-                    SERVER_ERROR_KINDS[int(pick * len(SERVER_ERROR_KINDS))]
-                    if kind == "5xx"
-                    else kind
-                )
-            roll -= rate
+        settings = self.settings
+        if roll < settings.error_rate:
+            return SERVER_ERROR_KINDS[int(pick * len(SERVER_ERROR_KINDS))]
+        if roll < settings.error_rate + settings.drop_rate:
+            return "drop"
+        if roll < settings.error_rate + settings.drop_rate + settings.truncate_rate:
+            return "truncate"
         return None
 
     def _fault_or_answer(self, request: _ApiRequest, request_id: str) -> _Reply:
@@ -443,24 +438,22 @@ class GongSandbox:
         return _error(404, request_id, [f"No such endpoint: {request.method} {request.path}"])
 
     def _calls_answer(self, query: dict[str, str], request_id: str) -> _Reply:
-        bounds = {
-            name: _parse_instant(query.get(name, "")) for name in ("fromDateTime", "toDateTime")
-        }
+        start = _parse_instant(query.get("fromDateTime", ""))
+        end = _parse_instant(query.get("toDateTime", ""))
         errors = [
             f"{name} is required as an ISO-8601 date-time with Z or an offset"
-            for name, instant in bounds.items()
+            for name, instant in (("fromDateTime", start), ("toDateTime", end))
             if instant is None
         ]
-        if errors:
+        if errors or start is None or end is None:
             return _error(400, request_id, errors)
-        start, end = bounds["fromDateTime"], bounds["toDateTime"]
         workspace_id = query.get("workspaceId") or None
         digest = _filter_digest(
             "calls", _epoch_microseconds(start), _epoch_microseconds(end), workspace_id
         )
 
         def shuffled_payloads() -> list[bytes]:
-            calls: list[Call] = self._dataset.visible_calls(start, end, workspace_id)
+            calls = self._dataset.visible_calls(start, end, workspace_id)
             payloads = [call.payload for call in calls]
             random.Random(f"{self.settings.seed}:{digest}").shuffle(payloads)
             return payloads
