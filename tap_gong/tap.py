@@ -145,12 +145,17 @@ class TapGong(Tap):
     def discover_streams(self) -> list[CallsStream | InteractionStatsStream]:
         return [CallsStream(self), InteractionStatsStream(self)]
 
+    def setting(self, name: str) -> Any:
+        """A setting's value, or its documented default (also when config was not validated)."""
+        value = self.config.get(name)
+        return self.config_jsonschema["properties"][name].get("default") if value is None else value
+
     @cached_property
     def request_pacer(self) -> RequestPacer:
         """The one pacer all streams of this run share."""
         return RequestPacer(
-            rate=self.config.get("max_requests_per_second") or 3,
-            budget=self.config.get("max_requests_per_run"),
+            rate=self.setting("max_requests_per_second"),
+            budget=self.setting("max_requests_per_run"),
         )
 
     @classmethod

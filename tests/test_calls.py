@@ -119,3 +119,30 @@ def test_workspace_filter_reaches_gong_and_keeps_only_that_workspace(
     assert all(
         r.query.get("workspaceId") == workspace for r in sandbox.requests if r.path == "/v2/calls"
     )
+
+
+def test_undocumented_values_fields_and_nulls_never_crash_or_drop_a_record(
+    tmp_path: Path,
+) -> None:
+    with GongSandbox(sandbox_settings(odd_payloads=True)) as sandbox:
+        run = run_tap(tap_config(sandbox), tmp_path)
+
+        assert run.returncode == 0, run.stderr
+        gong_calls = {call["id"]: call for call in sandbox.calls()}
+        records = {record["id"]: record for record in run.records("calls")}
+        assert set(records) == set(gong_calls)
+        odd = [records[i] for i, call in gong_calls.items() if "gongAddedLater" in call]
+        assert odd
+        for record in odd:
+            assert record["direction"] == "Bridge"  # an enum value Gong added later
+            assert record["media"] == "Chat"
+            assert record["title"] is None
+            assert record["duration"] is None
+        assert "gongAddedLater" in run.stderr  # a field not in the schema is named, not hidden
+        validator = Draft7Validator(run.schema("calls")["schema"], format_checker=FormatChecker())
+        assert all(validator.is_valid(record) for record in records.values())
+        stats = run.records("interaction_stats")
+        assert stats
+        assert all(
+            {"name": "Talk Ratio", "value": 0.42} in r["personInteractionStats"] for r in stats
+        )

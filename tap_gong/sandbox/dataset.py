@@ -55,6 +55,18 @@ SDR_DISPOSITIONS = ("Got the gatekeeper", "Left voicemail", "Meeting booked", "N
 CUSTOM_DATA = ("Conference Call", "imported", '{"source": "crm"}')
 PURPOSES = ("Demo Call", "Discovery", "Negotiation", "Onboarding", "QBR")
 JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# What Gong may send one day that its docs do not list (odd_payloads): new enum
+# values, a new field, nulls where values were, and a new stat.
+ODD_CALL_FIELDS: dict[str, Any] = {
+    "direction": "Bridge",
+    "media": "Chat",
+    "scope": None,
+    "title": None,
+    "duration": None,
+    "isPrivate": None,
+    "gongAddedLater": {"note": "a field Gong added after the docs"},
+}
+ODD_STAT = {"name": "Talk Ratio", "value": 0.42}
 
 
 T = TypeVar("T")
@@ -184,8 +196,10 @@ class Dataset:
         late_calls: int,
         now: datetime,
         zone: ZoneInfo,
+        odd_payloads: bool = False,
     ) -> None:
         self.seed = seed
+        self.odd_payloads = odd_payloads
         self.zone = zone
         self.version = 0  # bumped on every change so cached query results can be dropped
         self.workspace_ids = self._make_workspace_ids(workspaces)
@@ -291,6 +305,8 @@ class Dataset:
             draw.put_optional(payload, name, value)
         payload["isPrivate"] = draw.below(10) == 0
         draw.put_optional(payload, "calendarEventId", f"{draw.below(2**80):020x}@google.com")
+        if self.odd_payloads and draw.below(5) == 0:
+            payload.update(ODD_CALL_FIELDS)
         return Call(
             id=call_id,
             filter_at=filter_at,
@@ -365,7 +381,8 @@ class Dataset:
             {
                 "userId": user_id,
                 "userEmailAddress": self._users_by_id[user_id].email_address,
-                "personInteractionStats": person_interaction_stats(calls_by_user[user_id]),
+                "personInteractionStats": person_interaction_stats(calls_by_user[user_id])
+                + ([ODD_STAT] if self.odd_payloads else []),
                 "timeZone": self.zone.key,
                 "fromDateTime": from_date_time,
                 "toDateTime": to_date_time,

@@ -67,6 +67,7 @@ class SandboxSettings:
     truncate_rate: float = 0.0
     latency_seconds: float = 0.0
     late_calls: int = 0
+    odd_payloads: bool = False  # undocumented values, fields and nulls; no `records` on one page
     log_requests: bool = False  # request lines on stderr
 
     def __post_init__(self) -> None:
@@ -78,7 +79,17 @@ class SandboxSettings:
 
 # These shape the data set when the sandbox is built; every other setting is a live knob.
 DATA_SETTINGS = frozenset(
-    {"seed", "users", "workspaces", "calls", "days", "now", "time_zone", "late_calls"}
+    {
+        "seed",
+        "users",
+        "workspaces",
+        "calls",
+        "days",
+        "now",
+        "time_zone",
+        "late_calls",
+        "odd_payloads",
+    }
 )
 KNOB_SETTINGS = frozenset(f.name for f in fields(SandboxSettings)) - DATA_SETTINGS
 
@@ -178,6 +189,7 @@ class GongSandbox:
             late_calls=self.settings.late_calls,
             now=self.now(),
             zone=self._zone,
+            odd_payloads=self.settings.odd_payloads,
         )
         self._cursor_key = hashlib.sha256(
             f"gong-sandbox-cursor:{self.settings.seed}".encode()
@@ -534,7 +546,10 @@ class GongSandbox:
         }
         if offset + len(page) < len(items):
             records["cursor"] = self._cursor(digest, offset + len(page))
-        head = _dumps({"requestId": request_id, "records": records})[:-1]
+        envelope: dict[str, Any] = {"requestId": request_id, "records": records}
+        if self.settings.odd_payloads and "cursor" not in records:
+            del envelope["records"]
+        head = _dumps(envelope)[:-1]
         body = b"".join((head, b',"', items_key.encode(), b'":[', b",".join(page), b"]}"))
         return _Reply(200, body)
 
