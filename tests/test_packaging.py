@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import venv
 from pathlib import Path
@@ -11,6 +12,8 @@ from tap_gong.sandbox import GongSandbox
 from tests.support import tap_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Only what the wheel installed may be imported: no PYTHONPATH pointing into the checkout.
+CLEAN_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
 
 
 def test_plain_install_into_a_fresh_virtualenv_runs_both_streams(
@@ -24,6 +27,7 @@ def test_plain_install_into_a_fresh_virtualenv_runs_both_streams(
         check=True,
         timeout=600,
         cwd=tmp_path,  # not the checkout: only the installed wheel may be found
+        env=CLEAN_ENV,
     )
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(tap_config(sandbox)))
@@ -34,6 +38,7 @@ def test_plain_install_into_a_fresh_virtualenv_runs_both_streams(
         text=True,
         timeout=120,
         cwd=tmp_path,
+        env=CLEAN_ENV,
         check=False,
     )
 
@@ -46,5 +51,6 @@ def test_plain_install_into_a_fresh_virtualenv_runs_both_streams(
         text=True,
         check=True,
         cwd=tmp_path,
+        env=CLEAN_ENV,
     ).stdout.strip()
     assert (Path(installed) / "schemas" / "calls.json").is_file()
