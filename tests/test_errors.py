@@ -159,3 +159,15 @@ def test_day_gong_says_is_not_over_is_left_for_the_next_run(
     assert sandbox.counters()["400"] == 1
     assert "is not over yet" in run.stderr
     assert run.bookmark("interaction_stats") == sandbox.company_today().isoformat()
+
+
+def test_answer_slower_than_the_read_timeout_is_retried(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    sandbox.fail_next("timeout")  # the sandbox holds this answer for 5 s
+
+    run = run_tap(tap_config(sandbox, request_timeout_seconds=1), tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert "Timeout" in run.stderr
+    assert {r["id"] for r in run.records("calls")} == {c["id"] for c in sandbox.calls()}
