@@ -115,7 +115,7 @@ class GongStream(RESTStream[str | None]):
 
     @property
     def timeout(self) -> tuple[int, int]:  # type: ignore[override]
-        return (CONNECT_TIMEOUT_SECONDS, int(self.config["request_timeout_seconds"]))
+        return (CONNECT_TIMEOUT_SECONDS, self.setting("request_timeout_seconds"))
 
     @property
     def pacer(self) -> RequestPacer:
@@ -198,7 +198,7 @@ class GongStream(RESTStream[str | None]):
         for nothing, and the emitted state already covers the finished windows.
         """
         wait = retry_after_seconds(response)
-        limit = int(self.config["max_retry_wait_seconds"])
+        limit = self.setting("max_retry_wait_seconds")
         if wait is not None and wait > limit:
             resume_at = utc_iso(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait))
             msg = (
@@ -215,7 +215,7 @@ class GongStream(RESTStream[str | None]):
         )
 
     def backoff_max_tries(self) -> int:
-        return int(self.config["max_retries"]) + 1
+        return self.setting("max_retries") + 1
 
     def backoff_jitter(self, value: float) -> float:
         return value  # jitter is applied in retry_waits, never to Gong's Retry-After
@@ -230,7 +230,7 @@ class GongStream(RESTStream[str | None]):
         `max_retry_time_seconds`, the run stops with the last fault.
         """
         started = time.monotonic()
-        limit = int(self.config["max_retry_time_seconds"])
+        limit = self.setting("max_retry_time_seconds")
         exc = yield  # type: ignore[misc]
         attempt = 0
         while True:

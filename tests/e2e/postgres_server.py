@@ -63,11 +63,8 @@ def throwaway_postgres() -> Iterator[PostgresServer]:
     try:
         if as_owner:
             shutil.chown(base, user=SERVER_OWNER)
-        run(
-            [*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-U", SERVER_OWNER]
-            + ["-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-            "initdb",
-        )
+        initdb = [*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-U", SERVER_OWNER]
+        run([*initdb, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], "initdb")
         port = free_port()
         server_options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {base} "

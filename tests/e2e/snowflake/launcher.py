@@ -2,7 +2,7 @@
 
 Run it with the Python of target-snowflake's own venv, exactly like the target's CLI
 (`python launcher.py --config config.json < singer-messages`), with
-TARGET_SNOWFLAKE_EMULATOR_URL=http://127.0.0.1:PORT naming the fakesnow server.
+FAKESNOW_URL=http://127.0.0.1:PORT naming the fakesnow server.
 The target's settings, DDL (schemas, tables, columns, type changes), JSON-schema to
 Snowflake type mapping, batching, casts and MERGE statements are its own. This file
 changes only what the emulator cannot take:
@@ -13,7 +13,8 @@ changes only what the emulator cannot take:
    HTTP 500 forever.
 2. The stage plumbing fakesnow lacks: the user stage `@~`, `REMOVE`, `DROP FILE
    FORMAT`, and COPY/MERGE that read staged files with `$1:col::TYPE`.
-   - PUT goes to a named stage, TARGET_SNOWFLAKE_STAGE in the configured schema.
+   - PUT goes to a named stage, STAGE in a schema of its own, TARGET_SNOWFLAKE_EMULATOR,
+     which also holds the work tables below.
    - Merge and copy take the target's own statement and swap only its source: the
      staged files are COPYed into a one-column VARIANT work table, and the target's
      select (its casts, its QUALIFY dedup by primary key, with the load order
@@ -38,9 +39,9 @@ from target_snowflake.connector import SnowflakeConnector
 from target_snowflake.sinks import SnowflakeSink
 from target_snowflake.target import TargetSnowflake
 
-EMULATOR_URL_VARIABLE = "TARGET_SNOWFLAKE_EMULATOR_URL"
+EMULATOR_URL_VARIABLE = "FAKESNOW_URL"
 NETWORK_TIMEOUT_SECONDS = 60
-STAGE_NAME = "TARGET_SNOWFLAKE_STAGE"
+WORK_SCHEMA = "TARGET_SNOWFLAKE_EMULATOR"
 
 # The shapes of target-snowflake's statements (connector._get_merge_from_stage_statement
 # and _get_copy_statement). If the target changes them, the launcher stops with the
@@ -86,15 +87,19 @@ class EmulatedSnowflakeConnector(SnowflakeConnector):
 
     @property
     def work_schema(self) -> str:
-        """Where the stage and the work tables live: the configured database and schema."""
-        return f"{self.config['database'].upper()}.{self.config['schema'].upper()}"
+        """The schema holding the stage and the work tables, in the configured database."""
+        return f"{self.config['database'].upper()}.{WORK_SCHEMA}"
+
+    @property
+    def stage(self) -> str:
+        return f"{self.work_schema}.STAGE"
 
     def put_batches_to_stage(self, sync_id: str, files: Sequence[str]) -> None:
-        stage = f"{self.work_schema}.{STAGE_NAME}"
         with self._connect() as conn, conn.begin():
-            conn.execute(text(f"create stage if not exists {stage}"))
+            conn.execute(text(f"create schema if not exists {self.work_schema}"))
+            conn.execute(text(f"create stage if not exists {self.stage}"))
             for file_uri in files:
-                conn.execute(text(f"put '{file_uri}' @{stage}/{sync_id}/"))
+                conn.execute(text(f"put '{file_uri}' @{self.stage}/{sync_id}/"))
 
     def merge_from_stage(
         self,
@@ -156,7 +161,7 @@ class EmulatedSnowflakeConnector(SnowflakeConnector):
         conn.execute(text(f"create table {loaded} (v VARIANT)"))
         conn.execute(
             text(
-                f"copy into {loaded} from @{self.work_schema}.{STAGE_NAME}/{sync_id}/ "
+                f"copy into {loaded} from @{self.stage}/{sync_id}/ "
                 f"file_format = (format_name='{file_format}')"
             )
         )
