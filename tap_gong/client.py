@@ -98,7 +98,7 @@ class GongStream(RESTStream[str | None]):
 
     @property
     def url_base(self) -> str:
-        return str(self.config["api_url"]).rstrip("/")
+        return str(self.setting("api_url")).rstrip("/")
 
     @cached_property
     def authenticator(self) -> BasicAuthenticator | BearerTokenAuthenticator:
