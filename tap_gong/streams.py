@@ -107,7 +107,8 @@ class InteractionStatsStream(GongStream):
             day = next_day
 
     def window_bookmark(self, window: Window) -> str:
-        return window["toDate"]
+        # The last completed day: the next run starts there, minus the lookback.
+        return window["fromDate"]
 
     def validate_response(self, response: requests.Response) -> None:
         if response.status_code == 400 and "toDate" in gong_error_text(response):

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 from pathlib import Path
+from unittest.mock import ANY
 
 from tap_gong.sandbox import GongSandbox
 from tests.support import (
@@ -56,7 +57,7 @@ def test_second_run_asks_only_for_the_new_window_and_gets_the_new_calls(
     assert second.bookmark("calls") == config["end_date"].replace("+00:00", "Z")
 
 
-def test_rerun_at_the_same_moment_without_lookback_asks_gong_nothing(
+def test_rerun_without_lookback_asks_only_for_the_last_completed_day(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
     first = run_tap(tap_config(sandbox, lookback_window_days=0), tmp_path)
@@ -65,9 +66,12 @@ def test_rerun_at_the_same_moment_without_lookback_asks_gong_nothing(
     second = run_tap(tap_config(sandbox, lookback_window_days=0), tmp_path, first.final_state)
 
     assert second.returncode == 0, second.stderr
-    assert sandbox.requests == []
+    last_day = first.bookmark("interaction_stats")
+    assert [(r.path, r.body) for r in sandbox.requests] == [
+        ("/v2/stats/interaction", {"filter": {"fromDate": last_day, "toDate": ANY}})
+    ]
     assert second.records("calls") == []
-    assert second.records("interaction_stats") == []
+    assert {r["fromDate"] for r in second.records("interaction_stats")} == {last_day}
     assert second.final_state["bookmarks"] == first.final_state["bookmarks"]
 
 

@@ -93,4 +93,5 @@ def test_day_without_stats_is_not_an_error(tmp_path: Path) -> None:
         assert sandbox.counters()["404"] > 0
         keys = {(r["userId"], r["fromDate"]) for r in run.records("interaction_stats")}
         assert keys == set(expected_stats(sandbox, config))
-        assert run.bookmark("interaction_stats") == sandbox.company_today().isoformat()
+        last_complete_day = sandbox.company_today() - dt.timedelta(days=1)
+        assert run.bookmark("interaction_stats") == last_complete_day.isoformat()
