@@ -1,0 +1,64 @@
+"""End-to-end fixtures: the repo's Meltano project installed once, real warehouses."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tap_gong.demo import meltano_executable
+from tests.e2e.meltano_project import MeltanoProject
+from tests.e2e.postgres_server import PostgresServer, PostgresUnavailable, throwaway_postgres
+from tests.e2e.warehouses import DuckDBWarehouse, PostgresWarehouse
+
+MELTANO_PROJECT = pytest.StashKey[MeltanoProject]()
+
+
+@pytest.fixture(scope="session")
+def meltano_project(request: pytest.FixtureRequest) -> Iterator[MeltanoProject]:
+    """A temp copy of the repo's Meltano project with every plugin installed (once)."""
+    executable = meltano_executable()
+    if executable is None:
+        pytest.fail("meltano is not installed: pip install '.[test]'", pytrace=False)
+    base = Path(tempfile.mkdtemp(prefix="tap-gong-meltano-"))
+    try:
+        project = MeltanoProject.copy_of_repo(base, executable)
+        request.config.stash[MELTANO_PROJECT] = project
+        project.install()
+        yield project
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        with throwaway_postgres() as server:
+            yield server
+    except PostgresUnavailable as problem:
+        pytest.fail(f"PostgreSQL for the end-to-end tests: {problem}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def postgres_warehouse(postgres_server: PostgresServer) -> PostgresWarehouse:
+    postgres_server.create_database("warehouse")
+    return PostgresWarehouse(postgres_server, "warehouse")
+
+
+@pytest.fixture(scope="module")
+def duckdb_warehouse() -> Iterator[DuckDBWarehouse]:
+    with tempfile.TemporaryDirectory(prefix="tap-gong-duckdb-") as folder:
+        yield DuckDBWarehouse(Path(folder) / "warehouse.duckdb")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures the issue asks for: how long meltano install and each run took."""
+    project = terminalreporter.config.stash.get(MELTANO_PROJECT, None)
+    if project is None or not project.timings:
+        return
+    terminalreporter.section("Meltano timings")
+    for label, seconds in project.timings:
+        terminalreporter.write_line(f"{seconds:7.1f} s  {label}")
