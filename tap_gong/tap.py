@@ -7,6 +7,8 @@ import ipaddress
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -161,12 +163,28 @@ class TapGong(Tap):
     @classmethod
     def invoke(cls, *, state: IO[str] | None = None, **kwargs: Any) -> None:  # type: ignore[override]
         """Run the tap; a problem the user can fix ends in one line, not a traceback."""
-        try:
+        with one_line_errors():
             super().invoke(state=checked_state_file(state), **kwargs)
-        except (GongTapError, FatalAPIError, RetriableAPIError, requests.RequestException) as exc:
-            if debugging():
-                raise
-            raise click.ClickException(one_line(exc)) from None
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test`, with the same one-line errors as a sync (the SDK runs it in a callback)."""
+        with one_line_errors():
+            try:
+                super().cb_test(ctx, param, value)
+            except ConfigValidationError as exc:
+                raise click.ClickException("; ".join(exc.errors)) from None
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Turn the errors a user can act on into click's one-line `Error: ...` and exit code 1."""
+    try:
+        yield
+    except (GongTapError, FatalAPIError, RetriableAPIError, requests.RequestException) as exc:
+        if debugging():
+            raise
+        raise click.ClickException(one_line(exc)) from None
 
 
 def checked_state_file(state: IO[str] | None) -> IO[str] | None:

@@ -172,3 +172,24 @@ def test_answer_slower_than_the_read_timeout_is_retried(
     assert run.returncode == 0, run.stderr
     assert "Timeout" in run.stderr
     assert {r["id"] for r in run.records("calls")} == {c["id"] for c in sandbox.calls()}
+
+
+def test_connection_test_reports_bad_config_in_one_line(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    config = tap_config(sandbox)
+    del config["access_key_secret"]
+
+    run = run_tap(config, tmp_path, extra_args=("--test",))
+
+    assert_clean_failure(run, "access_key and access_key_secret go together")
+
+
+def test_connection_test_passes_against_gong(sandbox: GongSandbox, tmp_path: Path) -> None:
+    run = run_tap(tap_config(sandbox), tmp_path, extra_args=("--test",))
+
+    assert run.returncode == 0, run.stderr
+    assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} == {
+        "calls",
+        "interaction_stats",
+    }
