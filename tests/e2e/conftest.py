@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from tap_gong.demo import meltano_executable
 from tests.e2e.meltano_project import MeltanoProject
+from tests.e2e.pipeline_scenario import PipelineHistory, run_pipeline_history
 from tests.e2e.postgres_server import PostgresServer, PostgresUnavailable, throwaway_postgres
+from tests.e2e.snowflake.emulator import (
+    EmulatorUnavailable,
+    FakesnowServer,
+    SnowflakeEmulatorWarehouse,
+    add_emulated_snowflake,
+    running_fakesnow,
+)
 from tests.e2e.warehouses import DuckDBWarehouse, PostgresWarehouse
 
 MELTANO_PROJECT = pytest.StashKey[MeltanoProject]()
@@ -42,16 +51,50 @@ def postgres_server() -> Iterator[PostgresServer]:
         pytest.fail(f"PostgreSQL for the end-to-end tests: {problem}", pytrace=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
+def fakesnow_server(meltano_project: MeltanoProject) -> Iterator[FakesnowServer]:
+    with ExitStack() as stop_at_the_end, pytest.MonkeyPatch.context() as environment:
+        # The tests' own Snowflake connector would probe cloud metadata services at login.
+        environment.setenv("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", "true")
+        try:
+            executable = add_emulated_snowflake(meltano_project)
+            server = stop_at_the_end.enter_context(running_fakesnow(executable))
+        except EmulatorUnavailable as problem:
+            pytest.fail(f"Snowflake emulator for the end-to-end tests: {problem}", pytrace=False)
+        yield server
+
+
+@pytest.fixture(scope="session")
 def postgres_warehouse(postgres_server: PostgresServer) -> PostgresWarehouse:
     postgres_server.create_database("warehouse")
     return PostgresWarehouse(postgres_server, "warehouse")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def duckdb_warehouse() -> Iterator[DuckDBWarehouse]:
     with tempfile.TemporaryDirectory(prefix="tap-gong-duckdb-") as folder:
         yield DuckDBWarehouse(Path(folder) / "warehouse.duckdb")
+
+
+@pytest.fixture(scope="session")
+def snowflake_warehouse(fakesnow_server: FakesnowServer) -> SnowflakeEmulatorWarehouse:
+    return SnowflakeEmulatorWarehouse(fakesnow_server, "GONG_WAREHOUSE")
+
+
+@pytest.fixture(scope="session")
+def history_of(
+    request: pytest.FixtureRequest, meltano_project: MeltanoProject
+) -> Callable[[str], PipelineHistory]:
+    """Each warehouse's history, lived once per session however many modules check it."""
+    histories: dict[str, PipelineHistory] = {}
+
+    def history(warehouse: str) -> PipelineHistory:
+        if warehouse not in histories:
+            target = request.getfixturevalue(f"{warehouse}_warehouse")
+            histories[warehouse] = run_pipeline_history(meltano_project, target)
+        return histories[warehouse]
+
+    return history
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -1,4 +1,4 @@
-"""`meltano run tap-gong target-postgres|target-duckdb` against the Gong sandbox.
+"""`meltano run tap-gong target-postgres|-snowflake|-duckdb` against the Gong sandbox.
 
 Each warehouse lives through the same history (tests/e2e/pipeline_scenario.py): a full
 load, a rerun with nothing new, then a day of changes in Gong and a scheduled run.
@@ -11,23 +11,15 @@ import datetime as dt
 
 import pytest
 
-from tests.e2e.meltano_project import MeltanoProject
-from tests.e2e.pipeline_scenario import (
-    LOOKBACK,
-    SANDBOX_NOW,
-    PipelineHistory,
-    run_pipeline_history,
-    table_differences,
-)
+from tests.e2e.pipeline_scenario import LOOKBACK, SANDBOX_NOW, PipelineHistory, table_differences
 
 CALLS_KEY = ("id",)
 STATS_KEY = ("userid", "fromdate")
 
 
-@pytest.fixture(scope="module", params=["postgres", "duckdb"])
-def history(request: pytest.FixtureRequest, meltano_project: MeltanoProject) -> PipelineHistory:
-    warehouse = request.getfixturevalue(f"{request.param}_warehouse")
-    return run_pipeline_history(meltano_project, warehouse)
+@pytest.fixture(scope="module", params=["postgres", "snowflake", "duckdb"])
+def history(request: pytest.FixtureRequest, history_of) -> PipelineHistory:
+    return history_of(request.param)
 
 
 def test_first_run_loads_every_call_exactly_once_with_gongs_values(history):

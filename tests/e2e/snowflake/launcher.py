@@ -23,6 +23,8 @@ changes only what the emulator cannot take:
      itself); its COPY becomes an INSERT of them.
    - REMOVE and DROP FILE FORMAT are skipped: the emulator is thrown away after use.
 3. Parallelism 1: fakesnow is not safe for concurrent loads.
+4. No cloud probing: the connector's login otherwise asks the AWS, Azure and GCP
+   metadata services which cloud it runs on (SNOWFLAKE_DISABLE_PLATFORM_DETECTION).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from target_snowflake.sinks import SnowflakeSink
 from target_snowflake.target import TargetSnowflake
 
 EMULATOR_URL_VARIABLE = "FAKESNOW_URL"
+NO_PLATFORM_DETECTION = {"SNOWFLAKE_DISABLE_PLATFORM_DETECTION": "true"}
 NETWORK_TIMEOUT_SECONDS = 60
 WORK_SCHEMA = "TARGET_SNOWFLAKE_EMULATOR"
 
@@ -117,20 +120,20 @@ class EmulatedSnowflakeConnector(SnowflakeConnector):
             key_properties=key_properties,
         )
         merge = matched(MERGE_SHAPE, statement.text)
-        rows = f"{self.work_schema}.MERGE_SOURCE_{uuid.uuid4().hex}"
+        merge_source = f"{self.work_schema}.MERGE_SOURCE_{uuid.uuid4().hex}"
         with self._connect() as conn, conn.begin():
             staged = self.load_staged_rows(conn, sync_id, file_format)
             source = from_variant_table(merge["select"], staged)
             dedup = merge["dedup"].replace("SEQ8()", "load_order")
-            conn.execute(text(f"create table {rows} as {source} {dedup}"))
+            conn.execute(text(f"create table {merge_source} as {source} {dedup}"))
             # fakesnow's MERGE fails without a current schema; every name is qualified.
             conn.execute(text(f"use schema {self.work_schema}"))
             result = conn.execute(
-                text(f"merge into {merge['table']} d using {rows} s {merge['clauses']}")
+                text(f"merge into {merge['table']} d using {merge_source} s {merge['clauses']}")
             )
             counts = result.fetchone()
             conn.execute(text(f"drop table {staged}"))
-            conn.execute(text(f"drop table {rows}"))
+            conn.execute(text(f"drop table {merge_source}"))
         return sum(counts)
 
     def copy_from_stage(
@@ -196,4 +199,5 @@ class EmulatedTargetSnowflake(TargetSnowflake):
 
 
 if __name__ == "__main__":
+    os.environ.update(NO_PLATFORM_DETECTION)
     EmulatedTargetSnowflake.cli()

@@ -1,0 +1,116 @@
+"""`meltano run tap-gong target-snowflake-emulated`: the real target-snowflake into fakesnow.
+
+The loader is MeltanoLabs target-snowflake, installed by Meltano from meltano.yml, run
+through launcher.py (its connection pointed at fakesnow, its stage plumbing replaced).
+It lives the same history as the PostgreSQL and DuckDB pipelines and passes the same
+checks (tests/e2e/test_meltano_pipelines.py). Here is what is Snowflake's own: the
+column types target-snowflake creates, the join of stats and calls on UTC bounds, no
+staging left behind, and the target's other load path (overwrite).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tap_gong.sandbox import GongSandbox
+from tests.e2e.meltano_project import MeltanoProject
+from tests.e2e.pipeline_scenario import (
+    UTC,
+    GongHolds,
+    PipelineHistory,
+    sandbox_settings,
+    table_differences,
+    tap_environment,
+)
+from tests.e2e.snowflake.emulator import (
+    LOADER,
+    FakesnowServer,
+    SnowflakeEmulatorWarehouse,
+    loader_variable,
+)
+from tests.e2e.test_meltano_pipelines import CALLS_KEY, STATS_KEY
+
+
+@pytest.fixture(scope="module")
+def history(history_of) -> PipelineHistory:
+    return history_of("snowflake")
+
+
+def test_columns_get_snowflake_types_from_the_schemas(history, snowflake_warehouse):
+    calls = snowflake_warehouse.column_types("calls")
+    stats = snowflake_warehouse.column_types("interaction_stats")
+
+    # Ids beyond int64 stay text; date-times are TIMESTAMP_NTZ holding UTC.
+    assert [calls["id"], calls["primaryuserid"], calls["title"]] == ["TEXT"] * 3
+    assert calls["started"] == calls["scheduled"] == "TIMESTAMP_NTZ"
+    assert calls["duration"] == "NUMBER"
+    assert calls["isprivate"] == "BOOLEAN"
+    assert stats["userid"] == "TEXT"
+    assert stats["fromdate"] == stats["todate"] == "DATE"
+    assert stats["fromdatetime"] == "TIMESTAMP_NTZ"
+    pivoted = ("longestmonologue", "longestcustomerstory", "interactivity", "patience")
+    assert {stats[name] for name in (*pivoted, "questionrate")} == {"FLOAT"}
+    assert stats["personinteractionstats"] == "VARIANT"
+
+
+def test_calls_join_their_hosts_stats_days_on_utc_instants(history, snowflake_warehouse):
+    """Both tables hold UTC: a user's calls that started inside a stats row's
+    [fromDateTime, toDateTime) are that user's calls of that company day."""
+    joined = snowflake_warehouse.query(
+        "SELECT s.userId, s.fromDate, COUNT(c.id) FROM gong.interaction_stats s "
+        "LEFT JOIN gong.calls c ON c.primaryUserId = s.userId "
+        "AND c.started >= s.fromDateTime AND c.started < s.toDateTime "
+        "GROUP BY s.userId, s.fromDate"
+    )
+    company_zone = ZoneInfo(sandbox_settings().time_zone)
+    calls_per_user_day = Counter(
+        (call["primaryuserid"], call["started"].replace(tzinfo=UTC).astimezone(company_zone).date())
+        for call in history.scheduled_run.gong.calls.values()
+    )
+
+    assert len(joined) == len(history.scheduled_run.gong.stats)
+    assert {(user, day): count for user, day, count in joined} == {
+        (user, day): calls_per_user_day[user, day] for user, day, _ in joined
+    }
+    assert min(count for _, _, count in joined) > 0
+
+
+def test_loads_leave_no_staging_tables_behind(history, snowflake_warehouse):
+    tables = snowflake_warehouse.query(
+        "SELECT table_schema, table_name FROM information_schema.tables"
+    )
+
+    assert sorted(tables) == [("GONG", "CALLS"), ("GONG", "INTERACTION_STATS")]
+
+
+def test_overwrite_load_method_reloads_every_row_once(
+    meltano_project: MeltanoProject, fakesnow_server: FakesnowServer, tmp_path: Path
+):
+    """target-snowflake's other load path: TRUNCATE, then COPY (not MERGE) from the stage."""
+    warehouse = SnowflakeEmulatorWarehouse(fakesnow_server, "GONG_OVERWRITE")
+    environment = {
+        **warehouse.loader_environment(),
+        loader_variable("load_method"): "overwrite",
+        "MELTANO_STATE_BACKEND_URI": tmp_path.as_uri(),  # not the history's state
+    }
+    with GongSandbox(sandbox_settings()) as sandbox:
+
+        def full_reload(label: str) -> None:
+            meltano_project.meltano(
+                *("run", "--full-refresh", "tap-gong", LOADER),
+                label=f"{warehouse.name} overwrite, {label}",
+                env={**tap_environment(sandbox), **environment},
+            )
+
+        full_reload("first full reload")
+        sandbox.add_calls(10)
+        full_reload("second full reload")
+        gong = GongHolds.read(sandbox)
+
+    # The emulator enforces primary keys: rows left from the first run would fail the COPY.
+    assert table_differences(warehouse.rows("calls"), gong.calls, CALLS_KEY) == []
+    assert table_differences(warehouse.rows("interaction_stats"), gong.stats, STATS_KEY) == []
