@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
 
@@ -16,7 +17,9 @@ def gong_body(response: requests.Response) -> dict[str, Any]:
     """
     body = response.__dict__.get("_gong_body")
     if body is None:
-        body = response.json() if response.ok else {}
+        # msgspec decodes bytes about 3x faster than requests' json() (its DecodeError
+        # is a ValueError, which validate_response turns into a retry).
+        body = msgspec.json.decode(response.content) if response.ok else {}
         if not isinstance(body, dict):
             msg = f"expected a JSON object, got {type(body).__name__}"
             raise ValueError(msg)

@@ -26,6 +26,7 @@ def schema_directory() -> Path:
 
 
 SCHEMAS = SchemaDirectory(schema_directory())
+ONE_DAY = dt.timedelta(days=1)
 
 # Gong's stat names and the columns they are pivoted into. A stat Gong adds
 # later still lands in the raw `personInteractionStats` array.
@@ -99,16 +100,17 @@ class InteractionStatsStream(GongStream):
     def date_windows(self) -> Iterator[Window]:
         day = self.first_instant().date()
         if (bookmark := self.saved_bookmark()) is not None:
-            day = max(day, bookmark - self.lookback())
+            # The bookmark is the last completed day: a lookback of N re-reads the N
+            # latest completed days, 0 none.
+            day = max(day, bookmark + ONE_DAY - self.lookback())
         # Re-evaluated after every day: the company zone is learned from answers.
         while day < self.company_today():
-            next_day = day + dt.timedelta(days=1)
+            next_day = day + ONE_DAY
             yield {"fromDate": day.isoformat(), "toDate": next_day.isoformat()}
             day = next_day
 
     def window_bookmark(self, window: Window) -> str:
-        # The last completed day: the next run starts there, minus the lookback.
-        return window["fromDate"]
+        return window["fromDate"]  # the last completed day
 
     def validate_response(self, response: requests.Response) -> None:
         if response.status_code == 400 and "toDate" in gong_error_text(response):

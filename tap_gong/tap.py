@@ -17,6 +17,7 @@ import click
 import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_gong.errors import GongStateError, GongTapError
@@ -34,6 +35,8 @@ class TapGong(Tap):
 
     name = "tap-gong"
     package_name = "tap-gong"
+    # Encodes each message several times faster than the default simplejson writer.
+    message_writer_class = MsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
