@@ -280,11 +280,10 @@ class GongStream(RESTStream[str | None]):
         return self.request_records(window)
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        if not self.is_sorted:
-            # Where the SDK keeps the unsorted window's max-so-far (never promoted: the
-            # bookmark is committed per finished window). Said here so the SDK does not
-            # warn that progress is not resumable: it is, window by window.
-            self.stream_state.setdefault("progress_markers", {"Note": WINDOW_PROGRESS_NOTE})
+        # Where the SDK keeps the max-so-far of the window in progress (never promoted:
+        # the bookmark is committed per finished window). Said here so the SDK does not
+        # warn that progress is not resumable: it is, window by window.
+        self.stream_state.setdefault("progress_markers", {"Note": WINDOW_PROGRESS_NOTE})
         try:
             for window in self.date_windows():
                 count = 0

@@ -90,9 +90,9 @@ class InteractionStatsStream(GongStream):
     replication_key = "fromDate"
     records_jsonpath = "$.peopleInteractionStats[*]"
     schema = StreamSchema(SCHEMAS)
-    # One company day at a time, oldest first; the lookback re-reads older days.
-    is_sorted = True
-    check_sorted = False
+    # Days come oldest first, but a day's records are not complete until its last page:
+    # like calls, the bookmark moves only when a whole day is extracted.
+    is_sorted = False
 
     def parse_bookmark(self, value: str) -> dt.date:
         return dt.date.fromisoformat(value)

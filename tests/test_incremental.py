@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from tap_gong.sandbox import GongSandbox
@@ -124,3 +125,45 @@ def test_call_that_appears_late_inside_the_lookback_is_picked_up(tmp_path: Path)
         assert len(late) == 5
         assert not {c["id"] for c in late} & {r["id"] for r in first.records("calls")}
         assert {c["id"] for c in late} <= {r["id"] for r in second.records("calls")}
+
+
+def test_stats_day_interrupted_between_its_pages_is_read_again_even_without_lookback(
+    tmp_path: Path,
+) -> None:
+    # Pages of 3 users: a company day of 8 users takes 3 requests, each answered after
+    # 0.5 s; SIGTERM lands while the tap waits for a day's second page.
+    settings = sandbox_settings(calls=40, days=5, page_size=3, latency_seconds=0.5)
+    with GongSandbox(settings) as sandbox:
+        config = tap_config(sandbox, lookback_window_days=0)
+        config_file = tmp_path / "config.json"
+        config_file.write_text(json.dumps(config))
+        tap = subprocess.Popen(
+            [tap_executable(), "--config", str(config_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        messages, finished_day = [], None
+        for line in tap.stdout:  # type: ignore[union-attr]
+            message = json.loads(line)
+            messages.append(message)
+            bookmarks = message.get("value", {}).get("bookmarks", {})
+            finished_day = bookmarks.get("interaction_stats", {}).get(
+                "replication_key_value", finished_day
+            )
+            record = message.get("record", {})
+            if finished_day and record.get("fromDate", "") > finished_day:
+                time.sleep(0.15)  # the rest of the first page is written, the next awaited
+                tap.send_signal(signal.SIGTERM)  # the next day has started, not finished
+                break
+        messages += [json.loads(line) for line in tap.stdout]  # type: ignore[union-attr]
+        tap.wait(timeout=30)
+        state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+
+        resumed = run_tap(config, tmp_path, state=state)
+
+        assert resumed.returncode == 0, resumed.stderr
+        delivered = [m["record"] for m in messages if m["type"] == "RECORD"]
+        delivered += resumed.records("calls") + resumed.records("interaction_stats")
+        stats_keys = {(r["userId"], r["fromDate"]) for r in delivered if "fromDate" in r}
+        assert stats_keys == set(expected_stats(sandbox, config))
