@@ -84,6 +84,23 @@ class TapRun:
         return self.final_state["bookmarks"][stream]["replication_key_value"]
 
 
+def tap_command(
+    config: dict[str, Any],
+    tmp_path: Path,
+    state: dict | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> list[str]:
+    """The `tap-gong` command line for this config (and state), written to files as users do."""
+    config_file = tmp_path / f"config-{os.urandom(4).hex()}.json"
+    config_file.write_text(json.dumps(config))
+    args = [tap_executable(), "--config", str(config_file), *extra_args]
+    if state is not None:
+        state_file = tmp_path / f"state-{os.urandom(4).hex()}.json"
+        state_file.write_text(json.dumps(state))
+        args += ["--state", str(state_file)]
+    return args
+
+
 def run_tap(
     config: dict[str, Any],
     tmp_path: Path,
@@ -92,15 +109,8 @@ def run_tap(
     extra_args: tuple[str, ...] = (),
 ) -> TapRun:
     """Run the installed `tap-gong` in a subprocess with this config (and state)."""
-    config_file = tmp_path / f"config-{os.urandom(4).hex()}.json"
-    config_file.write_text(json.dumps(config))
-    args = [tap_executable(), "--config", str(config_file), *extra_args]
-    if state is not None:
-        state_file = tmp_path / f"state-{os.urandom(4).hex()}.json"
-        state_file.write_text(json.dumps(state))
-        args += ["--state", str(state_file)]
     completed = subprocess.run(
-        args,
+        tap_command(config, tmp_path, state, extra_args),
         capture_output=True,
         text=True,
         timeout=TAP_TIMEOUT_SECONDS,
@@ -108,6 +118,16 @@ def run_tap(
         check=False,
     )
     return TapRun(completed.returncode, completed.stdout, completed.stderr)
+
+
+def start_tap(config: dict[str, Any], tmp_path: Path) -> subprocess.Popen[str]:
+    """Start the installed `tap-gong` in the background, its Singer messages on a pipe."""
+    return subprocess.Popen(
+        tap_command(config, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
 
 
 def company_days(sandbox: GongSandbox, config: dict[str, Any]) -> list[dt.date]:

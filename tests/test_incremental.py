@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,8 +15,8 @@ from tests.support import (
     instant,
     run_tap,
     sandbox_settings,
+    start_tap,
     tap_config,
-    tap_executable,
 )
 
 DAY = dt.timedelta(days=1)
@@ -77,14 +76,7 @@ def test_backfill_killed_mid_run_resumes_from_its_last_state_with_nothing_missin
 ) -> None:
     with GongSandbox(sandbox_settings(latency_seconds=0.02)) as sandbox:
         config = tap_config(sandbox, calls_window_days=2)
-        config_file = tmp_path / "config.json"
-        config_file.write_text(json.dumps(config))
-        killed = subprocess.Popen(
-            [tap_executable(), "--config", str(config_file)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        killed = start_tap(config, tmp_path)
         delivered, states = [], []
         for line in killed.stdout:  # type: ignore[union-attr]
             message = json.loads(line)
@@ -135,14 +127,7 @@ def test_stats_day_interrupted_between_its_pages_is_read_again_even_without_look
     settings = sandbox_settings(calls=40, days=5, page_size=3, latency_seconds=0.5)
     with GongSandbox(settings) as sandbox:
         config = tap_config(sandbox, lookback_window_days=0)
-        config_file = tmp_path / "config.json"
-        config_file.write_text(json.dumps(config))
-        tap = subprocess.Popen(
-            [tap_executable(), "--config", str(config_file)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        tap = start_tap(config, tmp_path)
         messages, finished_day = [], None
         for line in tap.stdout:  # type: ignore[union-attr]
             message = json.loads(line)
