@@ -39,17 +39,13 @@ def sandbox_settings(**overrides: Any) -> SandboxSettings:
 def tap_config(sandbox: GongSandbox, **overrides: Any) -> dict[str, Any]:
     """Config for a backfill of the sandbox's history, the tap's clock set to the sandbox's."""
     settings = sandbox.settings
-    config: dict[str, Any] = {
-        "api_url": sandbox.url,
-        "access_key": settings.access_key,
-        "access_key_secret": settings.access_key_secret,
+    defaults: dict[str, Any] = {
         "start_date": (settings.now - dt.timedelta(days=settings.days)).isoformat(),
         "end_date": sandbox.now().isoformat(),
         # The sandbox enforces no rate limit unless a test asks; keep tests quick.
         "max_requests_per_second": 100,
     }
-    config.update(overrides)
-    return config
+    return sandbox.tap_config(**{**defaults, **overrides})
 
 
 @dataclass

@@ -244,6 +244,17 @@ class GongSandbox:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    def tap_config(self, **overrides: Any) -> dict[str, Any]:
+        """A tap-gong config pointed at this sandbox: its URL, credentials and whole history."""
+        config: dict[str, Any] = {
+            "api_url": self.url,
+            "access_key": self.settings.access_key,
+            "access_key_secret": self.settings.access_key_secret,
+            "start_date": (self.now() - timedelta(days=self.settings.days)).isoformat(),
+        }
+        config.update(overrides)
+        return config
+
     def configure(self, **knobs: Any) -> None:
         """Change knobs (rates, limits, credentials, page size...) while serving."""
         not_knobs = set(knobs) - KNOB_SETTINGS
