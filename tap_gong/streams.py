@@ -12,6 +12,7 @@ import requests
 from singer_sdk import SchemaDirectory, StreamSchema
 
 from tap_gong.client import GongStream, Window, gong_error_text
+from tap_gong.pagination import gong_body
 from tap_gong.errors import DayNotOverForGong
 from tap_gong.windows import company_today, company_zone, parse_instant, time_windows, utc_iso
 
@@ -27,6 +28,7 @@ def schema_directory() -> Path:
 
 SCHEMAS = SchemaDirectory(schema_directory())
 ONE_DAY = dt.timedelta(days=1)
+PERIOD_FIELDS = ("timeZone", "fromDateTime", "toDateTime")
 
 # Gong's stat names and the columns they are pivoted into. A stat Gong adds
 # later still lands in the raw `personInteractionStats` array.
@@ -147,6 +149,14 @@ class InteractionStatsStream(GongStream):
         if next_page_token:
             body["cursor"] = next_page_token
         return body
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        # Gong's spec puts timeZone, fromDateTime and toDateTime at the top of the answer,
+        # next to peopleInteractionStats; an item that carries its own keeps them.
+        body = gong_body(response)
+        period = {name: body[name] for name in PERIOD_FIELDS if name in body}
+        for item in super().parse_response(response):
+            yield {**period, **item}
 
     def records_in_window(self, window: Window) -> Iterable[dict]:
         for item in self.request_records(window):
