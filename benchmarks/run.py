@@ -150,15 +150,7 @@ def tap_executable() -> Path:
 
 def tap_config(sandbox: GongSandbox, **overrides: Any) -> dict[str, Any]:
     """A backfill of the sandbox's whole history, with the tap's clock set to the sandbox's."""
-    settings = sandbox.settings
-    config = {
-        "api_url": sandbox.url,
-        "access_key": settings.access_key,
-        "access_key_secret": settings.access_key_secret,
-        "start_date": (SANDBOX_NOW - dt.timedelta(days=settings.days)).isoformat(),
-        "end_date": sandbox.now().isoformat(),
-    }
-    return config | overrides
+    return sandbox.tap_config(end_date=sandbox.now().isoformat(), **overrides)
 
 
 def unpaced_config(sandbox: GongSandbox) -> dict[str, Any]:
@@ -189,11 +181,11 @@ class Bench:
         return run_into_sink(command, self.workdir, f"{self.runs:02d}-tap")
 
     def bare_loop(self, sandbox: GongSandbox, filters: list[RequestLogEntry]) -> ProcessRun:
-        settings = sandbox.settings
+        config = sandbox.tap_config()
         plan = {
-            "url": sandbox.url,
-            "access_key": settings.access_key,
-            "access_key_secret": settings.access_key_secret,
+            "url": config["api_url"],
+            "access_key": config["access_key"],
+            "access_key_secret": config["access_key_secret"],
             "filters": [
                 {
                     "method": entry.method,

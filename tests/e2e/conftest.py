@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_gong.demo import meltano_executable
+from demo.meltano_runner import meltano_executable
 from tests.e2e.meltano_project import MeltanoProject
 from tests.e2e.pipeline_scenario import PipelineHistory, run_pipeline_history
 from tests.e2e.postgres_server import PostgresServer, PostgresUnavailable, throwaway_postgres

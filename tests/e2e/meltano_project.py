@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tap_gong.demo import MeltanoFailed, run_meltano
+from demo.meltano_runner import MeltanoFailed, run_meltano
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What the copy leaves out: VCS, caches, local installs and outputs, secrets, tests.
@@ -27,6 +27,7 @@ NOT_COPIED = shutil.ignore_patterns(
     "*.duckdb.wal",
     "tests",
     "benchmarks",
+    "demo",
 )
 # Within pytest-timeout's 600 s per test (pyproject.toml), and far above what they take.
 INSTALL_TIMEOUT_SECONDS = 420

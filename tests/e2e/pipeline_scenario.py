@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from demo.meltano_runner import tap_gong_environment
 from tap_gong.sandbox import GongSandbox, RequestLogEntry, SandboxSettings
 from tests.e2e.meltano_project import REPO_ROOT, MeltanoProject
 from tests.e2e.warehouses import Warehouse
@@ -177,17 +178,15 @@ def run_pipeline_history(project: MeltanoProject, warehouse: Warehouse) -> Pipel
 
 def tap_environment(sandbox: GongSandbox) -> dict[str, str]:
     """tap-gong's settings for Meltano: the sandbox, and the sandbox's clock as end_date."""
-    settings = sandbox.settings
-    return {
-        "TAP_GONG_API_URL": sandbox.url,
-        "TAP_GONG_ACCESS_KEY": settings.access_key,
-        "TAP_GONG_ACCESS_KEY_SECRET": settings.access_key_secret,
-        "TAP_GONG_START_DATE": START_DATE.isoformat(),
+    config = sandbox.tap_config(
+        # Fixed for the whole history, while the sandbox's clock moves on.
+        start_date=START_DATE.isoformat(),
         # Tap and sandbox agree on "now", so the tap asks only for days the sandbox has closed.
-        "TAP_GONG_END_DATE": sandbox.now().isoformat(),
+        end_date=sandbox.now().isoformat(),
         # The sandbox sets no rate limit here: no need to pace at Gong's 3 per second.
-        "TAP_GONG_MAX_REQUESTS_PER_SECOND": "50",
-    }
+        max_requests_per_second=50,
+    )
+    return tap_gong_environment(config)
 
 
 def change_gong(sandbox: GongSandbox) -> GongChanges:

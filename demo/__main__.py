@@ -1,4 +1,4 @@
-"""`python -m tap_gong.demo`: Gong -> Meltano -> DuckDB on this machine, no Gong account.
+"""`python -m demo`: Gong -> Meltano -> DuckDB on this machine, no Gong account.
 
 Run from the repository root (where meltano.yml is) after `pip install ".[demo]"`.
 It starts the Gong sandbox, runs `meltano run tap-gong target-duckdb` in the repo's
@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from demo.meltano_runner import (
+    MeltanoFailed,
+    meltano_executable,
+    run_meltano,
+    tap_gong_environment,
+)
 from tap_gong.sandbox import GongSandbox, SandboxSettings
 
 UTC = dt.timezone.utc
@@ -30,72 +33,7 @@ STATE_ID = "dev:tap-gong-to-target-duckdb"  # `meltano run` names state <environ
 DEMO_HISTORY_DAYS = 30
 NEW_CALLS = 12
 DAY = dt.timedelta(days=1)
-MELTANO_TIMEOUT_SECONDS = 900
-LOG_TAIL_LINES = 40
 INSTALL_HINT = "pip install '.[demo]'"
-# Variables a shell may hold that would point the pipeline elsewhere or change it.
-FOREIGN_PREFIXES = ("MELTANO_", "TAP_GONG_", "TARGET_")
-
-
-class MeltanoFailed(RuntimeError):
-    """A meltano command exited non-zero or timed out; the message ends with its log."""
-
-
-def meltano_executable() -> str | None:
-    """The `meltano` installed next to this Python, else one on PATH."""
-    beside = Path(sys.executable).parent / "meltano"
-    return str(beside) if beside.exists() else shutil.which("meltano")
-
-
-def meltano_environment(settings: dict[str, str]) -> dict[str, str]:
-    """This process's environment for meltano, minus pipeline settings from the shell.
-
-    Meltano makes no network call of its own with these: no version check, no usage
-    stats. `settings` (plugin settings as env vars, the state backend...) go on top.
-    """
-    inherited = {
-        name: value for name, value in os.environ.items() if not name.startswith(FOREIGN_PREFIXES)
-    }
-    return {
-        **inherited,
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **settings,
-    }
-
-
-def run_meltano(
-    meltano: str,
-    args: Sequence[str],
-    *,
-    project: Path,
-    settings: dict[str, str],
-    log: Path,
-    timeout: int = MELTANO_TIMEOUT_SECONDS,
-) -> tuple[float, str]:
-    """Run `meltano ARGS` in `project`: (seconds taken, its stdout); its logs go to `log`."""
-    started = time.monotonic()
-    with log.open("w") as log_file:
-        try:
-            completed = subprocess.run(
-                [meltano, *args],
-                cwd=project,
-                env=meltano_environment(settings),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-            failure = f"exited {completed.returncode}" if completed.returncode else None
-        except subprocess.TimeoutExpired:
-            failure = f"did not finish in {timeout} s"
-    seconds = time.monotonic() - started
-    if failure:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
-        raise MeltanoFailed(f"`meltano {' '.join(args)}` {failure}; the end of {log}:\n{tail}")
-    return seconds, completed.stdout
 
 
 class Demo:
@@ -158,18 +96,16 @@ class Demo:
         )
 
     def pipeline_settings(self) -> dict[str, str]:
-        now = self.sandbox.now()
+        tap_config = self.sandbox.tap_config(
+            # The sandbox's frozen clock: tap and sandbox agree on "now".
+            end_date=self.sandbox.now().isoformat(),
+            # The sandbox sets no rate limit; real Gong gets the default 3 per second.
+            max_requests_per_second=20,
+        )
         return {
             "MELTANO_STATE_BACKEND_URI": (self.output / "state").as_uri(),
             "TARGET_DUCKDB_PATH": str(self.database),
-            "TAP_GONG_API_URL": self.sandbox.url,
-            "TAP_GONG_ACCESS_KEY": self.sandbox.settings.access_key,
-            "TAP_GONG_ACCESS_KEY_SECRET": self.sandbox.settings.access_key_secret,
-            "TAP_GONG_START_DATE": (now - dt.timedelta(days=DEMO_HISTORY_DAYS + 1)).isoformat(),
-            # The sandbox's frozen clock: tap and sandbox agree on "now".
-            "TAP_GONG_END_DATE": now.isoformat(),
-            # The sandbox sets no rate limit; real Gong gets the default 3 per second.
-            "TAP_GONG_MAX_REQUESTS_PER_SECOND": "20",
+            **tap_gong_environment(tap_config),
         }
 
     # -- What landed ---------------------------------------------------------------------
