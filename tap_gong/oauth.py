@@ -228,8 +228,7 @@ class GongOAuthAuthenticator(APIAuthenticatorBase):
             if not self._credentials.access_token_is_fresh(time.time()):
                 self._renew(rejected=self._credentials.access_token)
             token = self._credentials.access_token
-        if token is None:  # _renew either sets a token or raises
-            raise GongOAuthError("Gong's token endpoint gave no access token.")
+        assert token is not None  # fresh credentials always hold one
         return token
 
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
