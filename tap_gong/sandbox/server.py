@@ -33,6 +33,7 @@ from tap_gong.sandbox.protocol import (
     filter_digest,
     parse_instant,
 )
+from tap_gong.sandbox.validation import setting_errors
 
 CALLS_PATH = "/v2/calls"
 STATS_PATH = "/v2/stats/interaction"
@@ -86,10 +87,9 @@ class SandboxSettings:
     log_requests: bool = False  # request lines on stderr
 
     def __post_init__(self) -> None:
-        if self.now is not None and self.now.tzinfo is None:
-            raise ValueError("SandboxSettings.now must be timezone-aware")
-        if self.users < 1 or self.workspaces < 1:
-            raise ValueError("SandboxSettings needs at least one user and one workspace")
+        errors = setting_errors(self)
+        if errors:
+            raise errors[0]
 
 
 # These shape the data set when the sandbox is built; every other setting is a live knob.
