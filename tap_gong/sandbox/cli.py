@@ -24,7 +24,7 @@ FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--seed", "seed", int, "seed of the deterministic data set"),
     ("--users", "users", int, "users in the company"),
     ("--workspaces", "workspaces", int, "workspaces in the company"),
-    ("--calls", "calls", int, "calls spread over the last --days"),
+    ("--calls", "calls", int, "calls spread over the days of history"),
     ("--days", "days", int, "days of history before now"),
     ("--late-calls", "late_calls", int, "calls from the last 12 h kept hidden until revealed"),
     ("--time-zone", "time_zone", str, "the company's IANA time zone"),
