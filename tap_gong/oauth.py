@@ -33,7 +33,8 @@ from singer_sdk.authenticators import APIAuthenticatorBase
 from tap_gong.errors import GongTapError
 
 GONG_TOKEN_URL = "https://app.gong.io/oauth2/generate-customer-token"
-# Renew this long before Gong's expiry, so a request never leaves with a token about to die.
+# Renew a tenth of the lifetime (at most this long) before Gong's expiry, so a request
+# never leaves with a token about to die, and a short-lived token still gets used.
 EXPIRY_MARGIN_SECONDS = 60
 TOKEN_TIMEOUT_SECONDS = (10, 60)  # connect, read
 # Only an OAuth error code is shown from Gong's answer: descriptions are free text.
@@ -61,13 +62,15 @@ class OAuthCredentials:
     # user sets a new one (after re-authorising the app), the file's chain is stale.
     origin: str
     access_token: str | None = field(default=None, repr=False)
-    expires_at: float | None = None  # epoch seconds; None: until Gong says otherwise
+    # Epoch seconds from which the access token is renewed before use, shortly before
+    # Gong's expiry; None: Gong gave no lifetime, so it is renewed once Gong rejects it.
+    renew_at: float | None = None
     api_base_url: str | None = None
 
     def access_token_is_fresh(self, now: float) -> bool:
         if self.access_token is None:
             return False
-        return self.expires_at is None or now < self.expires_at - EXPIRY_MARGIN_SECONDS
+        return self.renew_at is None or now < self.renew_at
 
 
 class CredentialsFile:
@@ -191,7 +194,8 @@ class GongOAuthAuthenticator(APIAuthenticatorBase):
         self._credentials = self._same_chain(stored) or OAuthCredentials(
             refresh_token, origin=self._origin
         )
-        self._renewed_after_rejection = False
+        # The current token replaced one Gong rejected, and Gong has not accepted it yet.
+        self._awaiting_acceptance = False
         self._rotation_warned = False
 
     @classmethod
@@ -223,34 +227,41 @@ class GongOAuthAuthenticator(APIAuthenticatorBase):
         with self._lock:
             if not self._credentials.access_token_is_fresh(time.time()):
                 self._renew(rejected=self._credentials.access_token)
-                self._renewed_after_rejection = False
             token = self._credentials.access_token
-        if token is None:  # _renew either sets a token or raises
-            raise GongOAuthError("Gong's token endpoint gave no access token.")
+        assert token is not None  # fresh credentials always hold one
         return token
 
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.access_token()}"
+        if self._note_answer not in request.hooks["response"]:  # the SDK authenticates twice
+            request.register_hook("response", self._note_answer)
         return request
 
     def refresh_after_unauthorized(self, response: requests.Response) -> bool:
         """After Gong answered 401: True when the request should be sent again.
 
         True once the token it carried was replaced (renewed now, or already by another
-        stream or run). False when that token came from a renewal after a 401 already:
-        Gong rejects fresh tokens too, so the 401 is not about expiry, and renewing again
+        stream or run). False when Gong rejected the token that replaced a rejected one
+        before accepting it even once: the 401 is not about expiry, and renewing again
         would loop.
         """
         rejected = sent_bearer_token(response.request)
         with self._lock:
             if rejected != self._credentials.access_token:
                 return True
-            if self._renewed_after_rejection:
+            if self._awaiting_acceptance:
                 return False
             self.logger.info("Gong rejected the OAuth access token (HTTP 401): renewing it.")
             self._renew(rejected=rejected)
-            self._renewed_after_rejection = True
+            self._awaiting_acceptance = True
             return True
+
+    def _note_answer(self, response: requests.Response, **_: Any) -> None:
+        """A response hook: any answer but 401 to the current token shows Gong accepts it."""
+        if response.status_code != 401:
+            with self._lock:
+                if sent_bearer_token(response.request) == self._credentials.access_token:
+                    self._awaiting_acceptance = False
 
     # Renewal: called with self._lock held.
 
@@ -307,20 +318,22 @@ class GongOAuthAuthenticator(APIAuthenticatorBase):
         try:
             answer = response.json()
             access_token = answer["access_token"]
-            expires_in = answer.get("expires_in")
+            lifetime = float(answer.get("expires_in") or 0)
             renewed = replace(
                 current,
                 access_token=str(access_token),
                 refresh_token=str(answer.get("refresh_token") or current.refresh_token),
-                expires_at=asked_at + float(expires_in) if expires_in is not None else None,
+                renew_at=asked_at + lifetime - min(EXPIRY_MARGIN_SECONDS, lifetime / 10)
+                if lifetime > 0
+                else None,
                 api_base_url=answer.get("api_base_url_for_customer") or current.api_base_url,
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             msg = f"Gong's token endpoint {self._token_url} answered without a usable token."
             raise GongOAuthError(msg) from None
         self.logger.info(
-            "Renewed the Gong OAuth access token (valid for %s s; API base URL %s).",
-            expires_in,
+            "Renewed the Gong OAuth access token (valid for %.0f s; API base URL %s).",
+            lifetime,
             renewed.api_base_url,
         )
         return renewed

@@ -224,9 +224,16 @@ def test_stats_to_date_may_be_the_company_today_but_not_later(
         yesterday = today - timedelta(days=1)
         answer = post_stats(http, sandbox, fromDate=yesterday.isoformat(), toDate=today.isoformat())
         assert answer.status_code == 200, answer.text
-        items = answer.json()["peopleInteractionStats"]
-        assert items == sandbox.interaction_stats(yesterday)
-        assert items[0]["fromDateTime"] == f"{yesterday}T00:00:00{offset}"
+        body = answer.json()
+        period = {name: body[name] for name in ("timeZone", "fromDateTime", "toDateTime")}
+        assert period == {
+            "timeZone": time_zone,
+            "fromDateTime": f"{yesterday}T00:00:00{offset}",
+            "toDateTime": f"{today}T00:00:00{offset}",
+        }
+        assert [{**item, **period} for item in body["peopleInteractionStats"]] == (
+            sandbox.interaction_stats(yesterday)
+        )
         recent_calls = sandbox.calls(start=now - timedelta(hours=6))
         assert recent_calls
         assert all(call["started"].endswith(offset) for call in recent_calls)
@@ -242,9 +249,10 @@ def test_stats_to_date_may_be_the_company_today_but_not_later(
 def test_stats_cover_each_user_with_calls_started_that_company_day(sandbox, http):
     zone = ZoneInfo(sandbox.settings.time_zone)
     day = sandbox.stats_days()[-2]
-    items = post_stats(
+    body = post_stats(
         http, sandbox, fromDate=day.isoformat(), toDate=(day + timedelta(days=1)).isoformat()
-    ).json()["peopleInteractionStats"]
+    ).json()
+    items = body["peopleInteractionStats"]
 
     callers = {
         call["primaryUserId"]
@@ -255,7 +263,9 @@ def test_stats_cover_each_user_with_calls_started_that_company_day(sandbox, http
     assert {stat["name"] for stat in items[0]["personInteractionStats"]} == {
         "Longest Monologue", "Longest Customer Story", "Interactivity", "Patience", "Question Rate",
     }  # fmt: skip
-    assert items[0]["timeZone"] == "America/Los_Angeles"
+    # Gong's spec: the zone and the range's bounds at the top of the answer, not in each item.
+    assert body["timeZone"] == "America/Los_Angeles"
+    assert not {"timeZone", "fromDateTime", "toDateTime"} & set(items[0])
 
 
 @pytest.mark.parametrize(

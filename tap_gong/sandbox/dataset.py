@@ -109,6 +109,8 @@ class User:
     id: str
     email_address: str
     workspace_id: str
+    first_name: str
+    last_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,8 @@ class Call:
     """One call, kept compact: 100k of them must fit in a benchmark's memory."""
 
     id: int
-    filter_at: int  # epoch seconds the API filters on: scheduled for Conference, else started
+    filter_at: int  # epoch seconds /v2/calls filters on: scheduled for Conference, else started
+    started_at: int  # epoch seconds /v2/calls/extensive and transcripts filter on
     day: date  # company day of `started`, which interaction stats are grouped by
     user_id: str
     workspace_id: str
@@ -199,6 +202,7 @@ class Dataset:
         odd_payloads: bool = False,
     ) -> None:
         self.seed = seed
+        self.created_at = now  # the clock when the data set was built
         self.odd_payloads = odd_payloads
         self.zone = zone
         self.version = 0  # bumped on every change so cached query results can be dropped
@@ -208,6 +212,7 @@ class Dataset:
         self._call_ids: set[int] = set()
         self._visible: list[Call] = []
         self._visible_by_day: defaultdict[date, list[Call]] = defaultdict(list)
+        self._started_index: tuple[int, list[Call], dict[int, Call]] | None = None
         self._additions = 0
         self._show(
             self._make_calls(random.Random(f"{seed}:calls"), calls, now - timedelta(days=days), now)
@@ -239,6 +244,8 @@ class Dataset:
                     id=str(user_id),
                     email_address=f"{first}.{last}{suffix}@example.com",
                     workspace_id=self.workspace_ids[index % len(self.workspace_ids)],
+                    first_name=first.capitalize(),
+                    last_name=last.capitalize() + (f" {suffix}" if suffix else ""),
                 )
             )
         return users
@@ -310,6 +317,7 @@ class Dataset:
         return Call(
             id=call_id,
             filter_at=filter_at,
+            started_at=started_at,
             day=started.date(),
             user_id=user.id,
             workspace_id=user.workspace_id,
@@ -344,6 +352,52 @@ class Dataset:
             return calls
         return [call for call in calls if call.workspace_id == workspace_id]
 
+    def _by_start(self) -> tuple[list[Call], dict[int, Call]]:
+        """Visible calls in `started` order and by id, rebuilt only after a change."""
+        if self._started_index is None or self._started_index[0] != self.version:
+            by_start = sorted(self._visible, key=attrgetter("started_at", "id"))
+            self._started_index = (self.version, by_start, {call.id: call for call in by_start})
+        return self._started_index[1], self._started_index[2]
+
+    def calls_started(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[Call]:
+        """Visible calls that started in [start, end), in `started` order (None: unbounded)."""
+        by_start, _ = self._by_start()
+        key = attrgetter("started_at")
+        low = 0 if start is None else bisect_left(by_start, ceil_epoch_seconds(start), key=key)
+        high = (
+            len(by_start)
+            if end is None
+            else bisect_left(by_start, ceil_epoch_seconds(end), key=key)
+        )
+        return by_start[low:high]
+
+    def visible_call(self, call_id: int) -> Call | None:
+        return self._by_start()[1].get(call_id)
+
+    def user(self, user_id: str) -> User:
+        return self._users_by_id[user_id]
+
+    def delete_calls(self, call_ids: Iterable[int]) -> list[Call]:
+        """Remove calls (visible or still late) for good; their ids are never reused."""
+        doomed = set(call_ids)
+        deleted = [call for call in (*self._visible, *self._late) if call.id in doomed]
+        self._visible = [call for call in self._visible if call.id not in doomed]
+        self._late = [call for call in self._late if call.id not in doomed]
+        for day in {call.day for call in deleted}:
+            remaining = [call for call in self._visible_by_day[day] if call.id not in doomed]
+            if remaining:
+                self._visible_by_day[day] = remaining
+            else:
+                del self._visible_by_day[day]
+        self.version += 1
+        return deleted
+
+    def touch(self) -> None:
+        """Something derived from the calls changed (e.g. an edited review): drop caches."""
+        self.version += 1
+
     def add_calls(self, count: int, start: datetime, end: datetime) -> list[Call]:
         """New visible calls in [start, end); each batch has its own seeded generator."""
         self._additions += 1
@@ -365,6 +419,14 @@ class Dataset:
         """Start of a company day (fold=0 picks the earlier instant around DST changes)."""
         return datetime.combine(day, time(), tzinfo=self.zone)
 
+    def stats_period(self, from_day: date, to_day: date) -> dict[str, str]:
+        """The top-level fields of a stats answer: the company's zone and the range's bounds."""
+        return {
+            "timeZone": self.zone.key,
+            "fromDateTime": self.midnight(from_day).isoformat(),
+            "toDateTime": self.midnight(to_day).isoformat(),
+        }
+
     def stats_items(
         self, from_day: date, to_day: date, user_ids: frozenset[str] | None = None
     ) -> list[dict[str, Any]]:
@@ -375,17 +437,12 @@ class Dataset:
                 for call in calls:
                     if user_ids is None or call.user_id in user_ids:
                         calls_by_user[call.user_id].append(call)
-        from_date_time = self.midnight(from_day).isoformat()
-        to_date_time = self.midnight(to_day).isoformat()
         return [
             {
                 "userId": user_id,
                 "userEmailAddress": self._users_by_id[user_id].email_address,
                 "personInteractionStats": person_interaction_stats(calls_by_user[user_id])
                 + ([ODD_STAT] if self.odd_payloads else []),
-                "timeZone": self.zone.key,
-                "fromDateTime": from_date_time,
-                "toDateTime": to_date_time,
             }
             for user_id in sorted(calls_by_user, key=int)
         ]

@@ -12,9 +12,10 @@ import binascii
 import hmac
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 TOKEN_PATH = "/oauth2/generate-customer-token"
 OAUTH_SCOPES = "api:calls:read:basic api:stats:interaction"
@@ -42,6 +43,7 @@ class SandboxTokenIssuer:
         self._now = now
         self._lock = threading.Lock()
         self._refresh_token = settings.oauth_refresh_token
+        self._issued = [self._refresh_token]
         self._access_token_expiry: dict[str, datetime] = {}
         self._refreshes = 0
 
@@ -57,17 +59,29 @@ class SandboxTokenIssuer:
         with self._lock:
             return self._refresh_token
 
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every refresh and access token it gave out, the initial refresh token first."""
+        with self._lock:
+            return list(self._issued)
+
     def reauthorize(self) -> str:
         """A tech admin authorises the app again: a new refresh token, the previous one dead."""
         with self._lock:
             self._refresh_token = secrets.token_urlsafe(24)
+            self._issued.append(self._refresh_token)
             return self._refresh_token
 
     def token_answer(
-        self, params: Mapping[str, str], authorization: str | None, base_url: str
+        self, query: str, form_body: bytes, authorization: str | None, base_url: str
     ) -> tuple[int, dict[str, Any]]:
-        """Status and JSON body for a token request (`params`: its query and form merged)."""
+        """Status and JSON body for a token request; parameters in the query or a form body."""
         settings = self._settings
+        params = {
+            name: values[-1]
+            for part in (query, form_body.decode("utf-8", "replace"))
+            for name, values in parse_qs(part).items()
+        }
         if not self._client_is_valid(authorization):
             return _oauth_error(401, "invalid_client", "Client authentication failed.")
         if params.get("grant_type") != "refresh_token":
@@ -82,6 +96,7 @@ class SandboxTokenIssuer:
             lifetime = settings.oauth_access_token_seconds
             self._access_token_expiry[access_token] = self._now() + timedelta(seconds=lifetime)
             self._refresh_token = secrets.token_urlsafe(24)
+            self._issued += [access_token, self._refresh_token]
             self._refreshes += 1
             return 200, {
                 "access_token": access_token,

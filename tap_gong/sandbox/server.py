@@ -9,21 +9,31 @@ import hmac
 import json
 import math
 import random
-import re
 import socket
 import sys
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from tap_gong.sandbox.dataset import Dataset
+from tap_gong.sandbox.endpoints import ROUTES, EndpointsMixin
+from tap_gong.sandbox.oauth import EXPIRED_TOKEN_MESSAGE, TOKEN_PATH, SandboxTokenIssuer
+from tap_gong.sandbox.protocol import (
+    Reply,
+    dumps,
+    epoch_microseconds,
+    error_reply,
+    filter_digest,
+    parse_instant,
+)
+from tap_gong.sandbox.validation import setting_errors
 
 CALLS_PATH = "/v2/calls"
 STATS_PATH = "/v2/stats/interaction"
@@ -42,8 +52,8 @@ HTML_500_BODY = (
     b"<body><h1>Internal Server Error</h1></body></html>"
 )
 CURSOR_MISMATCH = "cursor does not match the request filter"
-DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 COUNTER_NAMES = ("requests", "429", "5xx", "404", "400", "dropped", "truncated")
+T = TypeVar("T")
 
 
 @dataclass
@@ -58,6 +68,11 @@ class SandboxSettings:
     access_key: str = "sandbox-key"
     access_key_secret: str = "sandbox-secret"
     access_token: str = "sandbox-token"
+    # The OAuth app (token endpoint); `oauth.reauthorize()` replaces the refresh token.
+    oauth_client_id: str = "sandbox-client"
+    oauth_client_secret: str = "sandbox-client-secret"
+    oauth_refresh_token: str = "sandbox-refresh-token"
+    oauth_access_token_seconds: int = 3600
     page_size: int = 100
     requests_per_second: int | None = None
     retry_after_seconds: int = 1
@@ -67,14 +82,14 @@ class SandboxSettings:
     truncate_rate: float = 0.0
     latency_seconds: float = 0.0
     late_calls: int = 0
+    transcript_sentences: int = 24  # sentences in each call's transcript
     odd_payloads: bool = False  # undocumented values, fields and nulls; no `records` on one page
     log_requests: bool = False  # request lines on stderr
 
     def __post_init__(self) -> None:
-        if self.now is not None and self.now.tzinfo is None:
-            raise ValueError("SandboxSettings.now must be timezone-aware")
-        if self.users < 1 or self.workspaces < 1:
-            raise ValueError("SandboxSettings needs at least one user and one workspace")
+        errors = setting_errors(self)
+        if errors:
+            raise errors[0]
 
 
 # These shape the data set when the sandbox is built; every other setting is a live knob.
@@ -102,7 +117,7 @@ class RequestLogEntry:
     body: dict[str, Any] | None
     status: int  # 0 when the connection was dropped without an answer
     at: float  # time.monotonic() on arrival
-    auth: str | None  # "basic" or "bearer" when the credentials were valid
+    auth: str | None  # "basic" or "bearer" when the credentials were valid; "expired" token
 
 
 @dataclass(frozen=True)
@@ -116,62 +131,11 @@ class _ApiRequest:
     arrived: float
 
 
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json; charset=utf-8"
-    retry_after: int | None = None
-    drop: bool = False
-    truncate: bool = False
-    delay: float = 0.0
-
-
-def _dumps(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _error(
-    status: int, request_id: str, errors: list[str], retry_after: int | None = None
-) -> _Reply:
-    return _Reply(
-        status, _dumps({"requestId": request_id, "errors": errors}), retry_after=retry_after
-    )
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _filter_digest(*parts: object) -> str:
-    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
-
-
-def _parse_instant(text: str) -> datetime | None:
-    """An ISO-8601 instant with Z or an offset; None when malformed or without an offset."""
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"  # fromisoformat() only accepts Z from Python 3.11
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return instant if instant.tzinfo is not None else None
-
-
-def _epoch_microseconds(instant: datetime) -> int:
-    return (instant - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
-
-
-def _parse_day(value: object) -> date | None:
-    if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-class GongSandbox:
+class GongSandbox(EndpointsMixin):
     """A running fake of Gong's API; see tap_gong/sandbox/__init__.py for usage."""
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
@@ -200,9 +164,10 @@ class GongSandbox:
         self._quota_day: date | None = None
         self._quota_used = 0
         self._request_count = 0
-        self._results: OrderedDict[str, tuple[int, list[bytes]]] = OrderedDict()
+        self._results: OrderedDict[str, tuple[tuple[int, object], Sequence[Any]]] = OrderedDict()
         self._log: list[RequestLogEntry] = []
         self._counters = dict.fromkeys(COUNTER_NAMES, 0)
+        self.oauth = SandboxTokenIssuer(self.settings, self.now)
         self._server: _SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -303,9 +268,12 @@ class GongSandbox:
         return [call.as_dict() for call in calls]
 
     def interaction_stats(self, day: date) -> list[dict[str, Any]]:
-        """The API's peopleInteractionStats items for one company day."""
+        """The API's peopleInteractionStats items for one company day, each with the answer's
+        top-level `timeZone`, `fromDateTime` and `toDateTime` merged in (as the tap's records)."""
         with self._lock:
-            return self._dataset.stats_items(day, day + timedelta(days=1))
+            next_day = day + timedelta(days=1)
+            period = self._dataset.stats_period(day, next_day)
+            return [{**item, **period} for item in self._dataset.stats_items(day, next_day)]
 
     def stats_days(self) -> list[date]:
         with self._lock:
@@ -351,7 +319,7 @@ class GongSandbox:
 
     # -- request handling (called from the handler threads) ----------------------------------
 
-    def _serve_api(self, request: _ApiRequest) -> _Reply:
+    def _serve_api(self, request: _ApiRequest) -> Reply:
         with self._lock:
             self._request_count += 1
             request_id = hashlib.blake2b(
@@ -361,7 +329,7 @@ class GongSandbox:
             self._record(request, reply)
             return reply
 
-    def _limit_reply(self, request_id: str) -> _Reply | None:
+    def _limit_reply(self, request_id: str) -> Reply | None:
         settings = self.settings
         today = self.company_today()
         if today != self._quota_day:
@@ -379,15 +347,15 @@ class GongSandbox:
             return self._rate_limited(request_id)
         return None
 
-    def _quota_exceeded(self, request_id: str) -> _Reply:
+    def _quota_exceeded(self, request_id: str) -> Reply:
         next_midnight = self._dataset.midnight(self.company_today() + timedelta(days=1))
         seconds_left = math.ceil((next_midnight - self.now()).total_seconds())
-        return _error(
+        return error_reply(
             429, request_id, ["API daily quota exceeded"], retry_after=max(1, seconds_left)
         )
 
-    def _rate_limited(self, request_id: str) -> _Reply:
-        return _error(
+    def _rate_limited(self, request_id: str) -> Reply:
+        return error_reply(
             429,
             request_id,
             ["API request limit exceeded"],
@@ -408,18 +376,18 @@ class GongSandbox:
             return "truncate"
         return None
 
-    def _fault_or_answer(self, request: _ApiRequest, request_id: str) -> _Reply:
+    def _fault_or_answer(self, request: _ApiRequest, request_id: str) -> Reply:
         fault = self._next_fault()
         if fault == "429":
             return self._rate_limited(request_id)
         if fault == "quota":
             return self._quota_exceeded(request_id)
         if fault == "html500":
-            return _Reply(500, HTML_500_BODY, content_type="text/html; charset=utf-8")
+            return Reply(500, HTML_500_BODY, content_type="text/html; charset=utf-8")
         if fault in SERVER_ERROR_MESSAGES:
-            return _error(int(fault), request_id, [SERVER_ERROR_MESSAGES[fault]])
+            return error_reply(int(fault), request_id, [SERVER_ERROR_MESSAGES[fault]])
         if fault == "drop":
-            return _Reply(0, drop=True)
+            return Reply(0, drop=True)
         answer = self._answer(request, request_id)
         if fault == "truncate" and answer.status == 200:
             return replace(answer, truncate=True)
@@ -427,7 +395,7 @@ class GongSandbox:
             return replace(answer, delay=TIMEOUT_FAULT_SECONDS)
         return answer
 
-    def _record(self, request: _ApiRequest, reply: _Reply) -> None:
+    def _record(self, request: _ApiRequest, reply: Reply) -> None:
         counters = self._counters
         counters["requests"] += 1
         if reply.drop:
@@ -449,30 +417,34 @@ class GongSandbox:
             )
         )
 
-    def _answer(self, request: _ApiRequest, request_id: str) -> _Reply:
+    def _answer(self, request: _ApiRequest, request_id: str) -> Reply:
         if request.auth is None:
-            return _error(401, request_id, ["Missing or invalid credentials"])
+            return error_reply(401, request_id, ["Missing or invalid credentials"])
+        if request.auth == "expired":
+            return error_reply(401, request_id, [EXPIRED_TOKEN_MESSAGE])
         if (request.method, request.path) == ("GET", CALLS_PATH):
             return self._calls_answer(request.query, request_id)
+        if request.method == "POST" and not request.body_is_valid:
+            return error_reply(400, request_id, ["The request body is not a JSON object"])
         if (request.method, request.path) == ("POST", STATS_PATH):
-            if not request.body_is_valid:
-                return _error(400, request_id, ["The request body is not a JSON object"])
             return self._stats_answer(request.body or {}, request_id)
-        return _error(404, request_id, [f"No such endpoint: {request.method} {request.path}"])
+        if route := ROUTES.get((request.method, request.path)):
+            return route(self, request.query, request.body or {}, request_id)
+        return error_reply(404, request_id, [f"No such endpoint: {request.method} {request.path}"])
 
-    def _calls_answer(self, query: dict[str, str], request_id: str) -> _Reply:
-        start = _parse_instant(query.get("fromDateTime", ""))
-        end = _parse_instant(query.get("toDateTime", ""))
+    def _calls_answer(self, query: dict[str, str], request_id: str) -> Reply:
+        start = parse_instant(query.get("fromDateTime", ""))
+        end = parse_instant(query.get("toDateTime", ""))
         errors = [
             f"{name} is required as an ISO-8601 date-time with Z or an offset"
             for name, instant in (("fromDateTime", start), ("toDateTime", end))
             if instant is None
         ]
         if errors or start is None or end is None:
-            return _error(400, request_id, errors)
+            return error_reply(400, request_id, errors)
         workspace_id = query.get("workspaceId") or None
-        digest = _filter_digest(
-            "calls", _epoch_microseconds(start), _epoch_microseconds(end), workspace_id
+        digest = filter_digest(
+            "calls", epoch_microseconds(start), epoch_microseconds(end), workspace_id
         )
 
         def shuffled_payloads() -> list[bytes]:
@@ -490,45 +462,23 @@ class GongSandbox:
             not_found="No calls found corresponding to the provided filters",
         )
 
-    def _stats_answer(self, body: dict[str, Any], request_id: str) -> _Reply:
-        stats_filter = body.get("filter")
-        if not isinstance(stats_filter, dict):
-            return _error(400, request_id, ["filter is required"])
-        from_day = _parse_day(stats_filter.get("fromDate"))
-        to_day = _parse_day(stats_filter.get("toDate"))
-        user_ids = stats_filter.get("userIds")
+    def _stats_answer(self, body: dict[str, Any], request_id: str) -> Reply:
+        parsed = self._company_days_filter(body)
+        if isinstance(parsed, list):
+            return error_reply(400, request_id, parsed)
+        from_day, to_day, selected_users = parsed
         cursor = body.get("cursor")
-        errors = [
-            f"filter.{name} is required as YYYY-MM-DD"
-            for name, day in (("fromDate", from_day), ("toDate", to_day))
-            if day is None
-        ]
-        if user_ids is not None and not (
-            isinstance(user_ids, list) and all(isinstance(user_id, str) for user_id in user_ids)
-        ):
-            errors.append("filter.userIds must be a list of strings")
-        if cursor is not None and not isinstance(cursor, str):
-            errors.append("cursor must be a string")
-        if errors or from_day is None or to_day is None:
-            return _error(400, request_id, errors)
-        if from_day >= to_day:
-            return _error(400, request_id, ["fromDate must be earlier than toDate"])
-        today = self.company_today()
-        if to_day > today:
-            return _error(
-                400, request_id, [f"toDate cannot be later than the current day ({today})"]
-            )
-        selected_users = frozenset(user_ids) if user_ids else None
-        digest = _filter_digest("stats", from_day, to_day, *sorted(selected_users or ()))
+        digest = filter_digest("stats", from_day, to_day, *sorted(selected_users or ()))
         return self._paged_answer(
             request_id,
             digest,
             cursor=cursor,
             items_key="peopleInteractionStats",
             compute_items=lambda: [
-                _dumps(item) for item in self._dataset.stats_items(from_day, to_day, selected_users)
+                dumps(item) for item in self._dataset.stats_items(from_day, to_day, selected_users)
             ],
             not_found="No stats found for the specified period",
+            top_level=self._dataset.stats_period(from_day, to_day),
         )
 
     def _paged_answer(
@@ -538,18 +488,28 @@ class GongSandbox:
         *,
         cursor: str | None,
         items_key: str,
-        compute_items: Callable[[], list[bytes]],
+        compute_items: Callable[[], Sequence[T]],
         not_found: str,
-    ) -> _Reply:
-        """One page of a filter's results; results are cached per filter for later pages."""
+        render: Callable[[T], bytes] | None = None,
+        top_level: dict[str, Any] | None = None,
+        freshness: object = None,
+    ) -> Reply:
+        """One page of a filter's results; results are cached per filter for later pages.
+
+        Items are cached as computed; `render` turns the page's items into JSON (default: the
+        items are JSON already), so costly content is only built for the page served.
+        `top_level` fields go next to the items; `freshness` is what besides the data set's
+        version invalidates the cache (e.g. how many reviews the clock has revealed).
+        """
         offset = self._cursor_offset(cursor, digest)
         if offset is None:
-            return _error(400, request_id, [CURSOR_MISMATCH])
-        items = self._filter_results(digest, compute_items)
+            return error_reply(400, request_id, [CURSOR_MISMATCH])
+        items = self._filter_results(digest, compute_items, freshness)
         if not items:
-            return _error(404, request_id, [not_found])
+            return error_reply(404, request_id, [not_found])
         page_size = self.settings.page_size
-        page = items[offset : offset + page_size]
+        page_items = items[offset : offset + page_size]
+        page = [render(item) for item in page_items] if render else cast("list[bytes]", page_items)
         records: dict[str, Any] = {
             "totalRecords": len(items),
             "currentPageSize": len(page),
@@ -558,14 +518,17 @@ class GongSandbox:
         if offset + len(page) < len(items):
             records["cursor"] = self._cursor(digest, offset + len(page))
         envelope: dict[str, Any] = {"requestId": request_id, "records": records}
+        envelope.update(top_level or {})
         if self.settings.odd_payloads and "cursor" not in records:
             del envelope["records"]
-        head = _dumps(envelope)[:-1]
+        head = dumps(envelope)[:-1]
         body = b"".join((head, b',"', items_key.encode(), b'":[', b",".join(page), b"]}"))
-        return _Reply(200, body)
+        return Reply(200, body)
 
-    def _filter_results(self, digest: str, compute_items: Callable[[], list[bytes]]) -> list[bytes]:
-        version = self._dataset.version
+    def _filter_results(
+        self, digest: str, compute_items: Callable[[], Sequence[T]], freshness: object = None
+    ) -> Sequence[T]:
+        version = (self._dataset.version, freshness)
         cached = self._results.get(digest)
         if cached is None or cached[0] != version:
             cached = (version, compute_items())
@@ -579,7 +542,7 @@ class GongSandbox:
         return _b64(hmac.new(self._cursor_key, payload.encode(), hashlib.sha256).digest()[:18])
 
     def _cursor(self, digest: str, offset: int) -> str:
-        payload = _b64(_dumps({"filter": digest, "offset": offset}))
+        payload = _b64(dumps({"filter": digest, "offset": offset}))
         return f"{payload}.{self._sign(payload)}"
 
     def _cursor_offset(self, cursor: str | None, digest: str) -> int | None:
@@ -594,7 +557,7 @@ class GongSandbox:
         return content["offset"] if content["filter"] == digest else None
 
     def _authenticate(self, authorization: str | None) -> str | None:
-        """The scheme of valid credentials ("basic" or "bearer"), else None."""
+        """The scheme of valid credentials ("basic" or "bearer"), "expired", else None."""
         scheme, _, credentials = (authorization or "").strip().partition(" ")
         settings = self.settings
         if scheme.lower() == "basic":
@@ -605,12 +568,10 @@ class GongSandbox:
                 return None
             return "basic" if hmac.compare_digest(given, expected) else None
         if scheme.lower() == "bearer":
-            given_token = credentials.strip().encode()
-            return (
-                "bearer"
-                if hmac.compare_digest(given_token, settings.access_token.encode())
-                else None
-            )
+            given_token = credentials.strip()
+            if hmac.compare_digest(given_token.encode(), settings.access_token.encode()):
+                return "bearer"
+            return self.oauth.access_token_status(given_token)
         return None
 
 
@@ -681,7 +642,13 @@ class _Handler(BaseHTTPRequestHandler):
         raw_body = self._read_body()
         url = urlsplit(self.path)
         if self.command == "GET" and url.path == COUNTERS_PATH:
-            self._send(_Reply(200, _dumps(sandbox.counters())))
+            self._send(Reply(200, dumps(sandbox.counters())))
+            return
+        if self.command == "POST" and url.path == TOKEN_PATH:
+            status, answer = sandbox.oauth.token_answer(
+                url.query, raw_body, self.headers.get("Authorization"), sandbox.url
+            )
+            self._send(Reply(status, dumps(answer)))
             return
         if sandbox.settings.latency_seconds:
             time.sleep(sandbox.settings.latency_seconds)
@@ -711,7 +678,7 @@ class _Handler(BaseHTTPRequestHandler):
             length = 0
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send(self, reply: _Reply) -> None:
+    def _send(self, reply: Reply) -> None:
         if reply.delay:
             time.sleep(reply.delay)
         if reply.drop:

@@ -1,0 +1,173 @@
+"""The Meltano project as a fresh clone gets it: the README's commands, its jobs, its plugins.
+
+A fresh copy of the repo (nothing installed, no output/ folder) takes the README's
+`meltano config set` commands, is installed, then runs its DuckDB and JSON-lines jobs
+against the Gong sandbox.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]  # no stubs in the test extras
+
+from demo.meltano_runner import meltano_executable
+from tap_gong.sandbox import GongSandbox
+from tests.e2e.meltano_project import REPO_ROOT, MeltanoProject
+from tests.e2e.pipeline_scenario import (
+    GongHolds,
+    sandbox_settings,
+    table_differences,
+    tap_environment,
+)
+from tests.e2e.warehouses import DuckDBWarehouse
+
+CONFIG_SET = "meltano config set "
+DUCKDB_PIN = "duckdb==1.2.2"
+CALLS_KEY = ("id",)
+
+
+@dataclass(frozen=True)
+class ConfigSet:
+    plugin: str
+    setting: str
+    value: str
+
+
+def readme_config_commands() -> list[ConfigSet]:
+    """Every `meltano config set` line of the README's shell blocks, `$VARS` as examples."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    commands = []
+    for line in readme.splitlines():
+        if not line.startswith(CONFIG_SET):
+            continue
+        words = shlex.split(line, comments=True)[len(CONFIG_SET.split()) :]
+        plugin, setting, value = (re.sub(r"\$(\w+)", r"example-\1", word) for word in words)
+        commands.append(ConfigSet(plugin, setting, value))
+    return commands
+
+
+def plugins_by_name(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        plugin["name"]: plugin for plugins in definition["plugins"].values() for plugin in plugins
+    }
+
+
+def is_sensitive(plugin: dict[str, Any], setting: str) -> bool:
+    return any(s["name"] == setting and s.get("sensitive") for s in plugin["settings"])
+
+
+@dataclass(frozen=True)
+class FreshProject:
+    project: MeltanoProject
+    commands: list[ConfigSet]
+    original_yml: str
+
+
+@pytest.fixture(scope="module")
+def fresh_project() -> Iterator[FreshProject]:
+    """A fresh copy of the repo after the README's config commands, then installed."""
+    executable = meltano_executable()
+    if executable is None:
+        pytest.fail("meltano is not installed: pip install '.[test]'", pytrace=False)
+    base = Path(tempfile.mkdtemp(prefix="tap-gong-fresh-"))
+    try:
+        project = MeltanoProject.copy_of_repo(base, executable)
+        original_yml = (project.root / "meltano.yml").read_text()
+        commands = readme_config_commands()
+        for command in commands:
+            project.meltano(
+                "config",
+                "set",
+                command.plugin,
+                command.setting,
+                command.value,
+                label=f"config set {command.plugin} {command.setting}",
+            )
+        project.meltano(
+            "install", "tap-gong", "target-duckdb", "target-jsonl", label="fresh meltano install"
+        )
+        yield FreshProject(project, commands, original_yml)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_meltano_yml_declares_the_capabilities_tap_gong_reports():
+    tap = Path(sys.executable).parent / "tap-gong"
+    about = json.loads(
+        subprocess.run(
+            [str(tap), "--about", "--format=json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )
+    definition = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
+    declared = plugins_by_name(definition)["tap-gong"]["capabilities"]
+    assert sorted(declared) == sorted(about["capabilities"])
+
+
+def test_readme_config_commands_change_only_the_values_they_set(fresh_project):
+    assert len(fresh_project.commands) >= 5, "the README's config commands were not found"
+    root = fresh_project.project.root
+    after_yml = (root / "meltano.yml").read_text()
+    changed = difflib.unified_diff(
+        fresh_project.original_yml.splitlines(), after_yml.splitlines(), lineterm="", n=0
+    )
+    removed = [line for line in changed if line.startswith("-") and not line.startswith("---")]
+    assert removed == []
+
+    expected = plugins_by_name(yaml.safe_load(fresh_project.original_yml))
+    after = plugins_by_name(yaml.safe_load(after_yml))
+    dotenv = (root / ".env").read_text().splitlines()
+    for command in fresh_project.commands:
+        plugin = expected[command.plugin]
+        written = after[command.plugin].get("config", {})
+        if is_sensitive(plugin, command.setting):
+            variable = f"{command.plugin}_{command.setting}".upper().replace("-", "_")
+            assert f"{variable}='{command.value}'" in dotenv
+            assert command.setting not in written
+        else:
+            assert str(written[command.setting]) == command.value
+            plugin.setdefault("config", {})[command.setting] = written[command.setting]
+    assert after == expected
+    assert DUCKDB_PIN in after["target-duckdb"]["pip_url"].split()
+
+
+def test_duckdb_job_and_schedule_run_in_a_fresh_clone_into_the_default_file(fresh_project):
+    project = fresh_project.project
+    assert not (project.root / "output").exists()
+    with GongSandbox(sandbox_settings()) as sandbox:
+        settings = tap_environment(sandbox)
+        project.meltano("run", "gong-to-duckdb", label="fresh gong-to-duckdb", env=settings)
+        project.meltano(
+            "schedule", "run", "gong-to-duckdb-daily", label="fresh schedule", env=settings
+        )
+        gong = GongHolds.read(sandbox)
+    warehouse = DuckDBWarehouse(project.root / "warehouse.duckdb")
+    assert table_differences(warehouse.rows("calls"), gong.calls, CALLS_KEY) == []
+
+
+def test_jsonl_job_writes_every_call_to_a_file_per_stream(fresh_project):
+    project = fresh_project.project
+    with GongSandbox(sandbox_settings()) as sandbox:
+        project.meltano(
+            "run", "gong-to-jsonl", label="fresh gong-to-jsonl", env=tap_environment(sandbox)
+        )
+        gong = GongHolds.read(sandbox)
+    (calls_file,) = (project.root / "output" / "jsonl").glob("calls-*.jsonl")
+    ids = [json.loads(line)["id"] for line in calls_file.read_text().splitlines()]
+    assert sorted(ids) == sorted(gong.calls)
