@@ -11,7 +11,7 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_gong.answers import gong_body
-from tap_gong.client import CompanyDayStream, DateTimeWindowStream, Window
+from tap_gong.client import CompanyDayStream, DateTimeWindowStream, GongStream, Window
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -97,3 +97,7 @@ class InteractionStatsStream(CompanyDayStream):
             if column:
                 record[column] = stat.get("value")
         return record
+
+
+# Every stream the tap offers; tap.py discovers these.
+STREAM_TYPES: tuple[type[GongStream], ...] = (CallsStream, InteractionStatsStream)

@@ -24,7 +24,7 @@ from tap_gong.client import GongStream, WindowedStream
 from tap_gong.errors import GongStateError, GongTapError
 from tap_gong.pacing import RequestPacer
 from tap_gong.settings import DEFAULT_API_URL, GongSettings
-from tap_gong.streams import CallsStream, InteractionStatsStream
+from tap_gong.streams import STREAM_TYPES
 from tap_gong.windows import parse_instant
 
 
@@ -157,7 +157,7 @@ class TapGong(Tap):
         )
         return [
             stream_class(self, settings=settings, pacer=pacer)
-            for stream_class in (CallsStream, InteractionStatsStream)
+            for stream_class in STREAM_TYPES
         ]
 
     @override
