@@ -1,161 +1,133 @@
-"""The shared Gong REST stream: auth, base URL, errors, retries, pacing and resumable windows."""
+"""The shared Gong stream (auth, base URL, answers, retries, pacing) and its three kinds.
+
+- `DateTimeWindowStream`: a range of instants cut into windows (calls and the
+  call-derived streams), the bookmark the end of the last finished window.
+- `CompanyDayStream`: company days, complete days only (the stats streams), the
+  bookmark the last finished day.
+- `FullTableStream`: a list read whole on every run (users, workspaces, settings).
+
+A stream is then a small declarative class: its endpoint, keys, and how a window
+goes into the request.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
-import random
-import re
-import time
+import json
 from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import backoff
 import requests
 from singer_sdk.authenticators import BasicAuthenticator, BearerTokenAuthenticator
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.streams import RESTStream
+from typing_extensions import override
 
+from tap_gong import state
+from tap_gong.answers import (
+    describe_request,
+    gong_body,
+    gong_error_text,
+    is_no_data,
+    request_body,
+)
 from tap_gong.errors import (
+    DayNotOverForGong,
     GongAuthError,
-    GongQuotaExhausted,
     GongRequestRejected,
-    GongRetriesExhausted,
     GongStateError,
     PlannedStop,
 )
-from tap_gong.pagination import GongCursorPaginator, gong_body
-from tap_gong.windows import parse_instant, to_utc, utc_iso
+from tap_gong.pagination import GongCursorPaginator
+from tap_gong.records import RecordShaper
+from tap_gong.retries import RetryPolicy, describe_fault
+from tap_gong.windows import company_today, company_zone, parse_instant, time_windows, utc_iso
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
     from tap_gong.pacing import RequestPacer
-
-# Gong says "no data in this range" with a 404 and a message such as
-# "No calls found for the specified period"; any other 404 is a wrong URL.
-NO_DATA_MESSAGE = re.compile(r"\bno\b.*\bfound\b", re.IGNORECASE)
+    from tap_gong.settings import GongSettings
 
 CONNECT_TIMEOUT_SECONDS = 10
-LONGEST_BACKOFF_SECONDS = 60
-ERROR_TEXT_LIMIT = 300
+# Gong publishes a call only once it has processed it, hours after the call started:
+# what started this long before a run's end may still appear (DateTimeWindowStream).
+CALL_PROCESSING_ALLOWANCE = dt.timedelta(days=1)
+ONE_DAY = dt.timedelta(days=1)
+# What the SDK's retry loop retries: its own list (streams/rest.py request_decorator).
+RETRIED_FAULTS = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 Window = dict[str, str]
-WINDOW_PROGRESS_NOTE = "Records of the window in progress; the bookmark is its last finished one."
-
-
-def retry_after_seconds(response: requests.Response) -> float | None:
-    """Gong's `Retry-After` (seconds or an HTTP date) as seconds from now, if given."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
-
-
-def gong_error_text(response: requests.Response) -> str:
-    """Gong's `errors[]` joined, or the start of a body that is not Gong's JSON, on one line."""
-    try:
-        errors = response.json().get("errors")
-    except (ValueError, AttributeError):
-        errors = None
-    text = "; ".join(map(str, errors)) if isinstance(errors, list) and errors else response.text
-    text = " ".join(text.split())
-    return text[:ERROR_TEXT_LIMIT] + ("..." if len(text) > ERROR_TEXT_LIMIT else "")
-
-
-def describe_request(request: requests.PreparedRequest) -> str:
-    """`METHOD /path?query` plus the JSON body: what the user needs to reproduce a request.
-
-    Credentials travel only in the Authorization header, which is never shown.
-    """
-    parts = urlsplit(request.url or "")
-    target = parts.path + (f"?{unquote(parts.query)}" if parts.query else "")
-    body = request.body.decode() if isinstance(request.body, bytes) else request.body
-    return f"{request.method} {target}" + (f" {body}" if body else "")
 
 
 class GongStream(RESTStream[str | None]):
-    """A Gong endpoint, extracted window by window with a bookmark committed after each.
-
-    Subclasses say how the range is cut (`date_windows`), how a window becomes a
-    request (`get_url_params` / `prepare_request_payload`) and which bookmark a
-    finished window leaves (`window_bookmark`).
-    """
+    """A Gong endpoint: paced, retried, its answers read by Gong's rules."""
 
     records_jsonpath = "$[*]"
-    # Records are Gong's decoded JSON plus our UTC strings, already JSON types, and
-    # get_records drops fields the schema lacks: the SDK's per-record conformance pass
-    # would only re-check every value (a quarter of the tap's CPU, benchmarks/RESULTS.md).
+    # Records are Gong's decoded JSON, shaped to the schema by RecordShaper: the SDK's
+    # per-record conformance pass would only re-check every value.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    #: The OAuth scope Gong asks for this endpoint (named in a 401/403).
+    required_scope: ClassVar[str]
 
-    @property
-    def url_base(self) -> str:
-        return str(self.setting("api_url")).rstrip("/")
+    def __init__(self, tap: Tap, settings: GongSettings, pacer: RequestPacer) -> None:
+        self.settings = settings
+        self.pacer = pacer
+        self.retry_policy = RetryPolicy(
+            max_retries=settings.max_retries,
+            max_retry_wait_seconds=settings.max_retry_wait_seconds,
+            max_retry_time_seconds=settings.max_retry_time_seconds,
+        )
+        super().__init__(tap)
 
     @cached_property
+    def shaper(self) -> RecordShaper:
+        return RecordShaper(self.name, self.schema, tuple(self.primary_keys or ()), self.logger)
+
+    @override
+    @property
+    def url_base(self) -> str:
+        return self.settings.base_url
+
+    @override
+    @cached_property
     def authenticator(self) -> BasicAuthenticator | BearerTokenAuthenticator:
-        if token := self.config.get("access_token"):
+        if token := self.settings.access_token:
             return BearerTokenAuthenticator(token=token)
         return BasicAuthenticator(
-            username=self.config["access_key"],
-            password=self.config["access_key_secret"],
+            username=self.settings.access_key or "",
+            password=self.settings.access_key_secret or "",
         )
 
+    @override
     @property
     def http_headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
 
+    @override
     @property
-    def timeout(self) -> tuple[int, int]:  # type: ignore[override]
-        return (CONNECT_TIMEOUT_SECONDS, self.setting("request_timeout_seconds"))
+    def timeout(self) -> tuple[int, int]:  # type: ignore[override]  # (connect, read)
+        return (CONNECT_TIMEOUT_SECONDS, self.settings.request_timeout_seconds)
 
-    @property
-    def pacer(self) -> RequestPacer:
-        return self._tap.request_pacer  # type: ignore[attr-defined]
-
-    def setting(self, name: str) -> Any:
-        return self._tap.setting(name)  # type: ignore[attr-defined]
-
-    def lookback(self) -> dt.timedelta:
-        """How far before the saved bookmark a run re-reads, for late or updated data."""
-        return dt.timedelta(days=self.setting("lookback_window_days"))
-
-    def first_instant(self) -> dt.datetime:
-        return parse_instant(self.config["start_date"])
-
-    @cached_property
-    def last_instant(self) -> dt.datetime:
-        """`end_date`, or the moment the stream started; never later than now."""
-        now = dt.datetime.now(dt.timezone.utc)
-        end_date = self.config.get("end_date")
-        return min(parse_instant(end_date), now) if end_date else now
-
-    def utc_or_original(self, value: str | None, field: str) -> str | None:
-        """Gong's date-time in UTC; a value that does not parse is kept as sent, with a warning."""
-        try:
-            return to_utc(value)
-        except (TypeError, ValueError):
-            self.logger.warning("%s: %s=%r is not an ISO-8601 date-time", self.name, field, value)
-            return value
-
+    @override
     def get_new_paginator(self) -> GongCursorPaginator:
         return GongCursorPaginator()
 
     # Requests: paced, validated, retried.
 
+    @override
     def request_decorator(
         self, func: Callable[..., requests.Response]
     ) -> Callable[..., requests.Response]:
@@ -163,29 +135,35 @@ class GongStream(RESTStream[str | None]):
             self.pacer.wait_turn()
             return func(*args, **kwargs)
 
-        # The pacer sits inside the retry loop, so every retry is paced too.
-        return super().request_decorator(paced)
+        # The pacer sits inside the retry loop, so every retry is paced too. The SDK's
+        # own decorator also logs each retry through the backoff library (a second,
+        # long line naming an internal function): ours logs one short line.
+        retried: Callable[..., requests.Response] = backoff.on_exception(
+            self.backoff_wait_generator,
+            RETRIED_FAULTS,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=None,
+            logger=None,
+        )(paced)
+        return retried
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
-        if status == 404 and NO_DATA_MESSAGE.search(gong_error_text(response)):
+        if is_no_data(response):
             return
         if status in (401, 403):
-            msg = (
-                f"Gong rejected the credentials (HTTP {status}) at {self.url_base}: check "
-                "access_key and access_key_secret (or access_token), and that api_url is "
-                "your company's Gong API base URL."
-            )
-            raise GongAuthError(msg)
+            raise GongAuthError(self.refused_message(response))
         if status == 429:
-            self.check_retry_after(response)
+            self.retry_policy.check_quota(response)
             raise RetriableAPIError(self.response_error_message(response), response)
         if status >= 500:
             raise RetriableAPIError(self.response_error_message(response), response)
         if status >= 400:
             msg = (
                 f"Gong rejected {describe_request(response.request)} (HTTP {status}): "
-                f"{gong_error_text(response)}"
+                f"{gong_error_text(response)}."
             )
             if status == 404:
                 msg += " Check that api_url is your company's Gong API base URL."
@@ -196,78 +174,68 @@ class GongStream(RESTStream[str | None]):
             msg = f"Gong sent an incomplete or non-JSON body ({exc})"
             raise RetriableAPIError(msg, response) from exc
 
-    def check_retry_after(self, response: requests.Response) -> None:
-        """Stop at once when Gong asks for a longer wait than `max_retry_wait_seconds`.
+    def refused_message(self, response: requests.Response) -> str:
+        """A 401/403 in one line: Gong's own words, the scope this stream needs, what to check."""
+        return (
+            f"Gong refused '{self.name}' (HTTP {response.status_code} at {self.url_base}): "
+            f"{gong_error_text(response)}. It needs the API scope {self.required_scope}; "
+            "check access_key and access_key_secret (or access_token), and that api_url "
+            "is your company's Gong API base URL."
+        )
 
-        That is Gong's daily quota: sleeping for hours would hold a scheduler slot
-        for nothing, and the emitted state already covers the finished windows.
-        """
-        wait = retry_after_seconds(response)
-        limit = self.setting("max_retry_wait_seconds")
-        if wait is not None and wait > limit:
-            resume_at = utc_iso(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait))
-            msg = (
-                f"Gong's API quota is spent: Gong asks to wait {wait:.0f} s (until {resume_at}), "
-                f"more than max_retry_wait_seconds={limit}. Finished work is in the emitted "
-                "state: run again with it after that time."
-            )
-            raise GongQuotaExhausted(msg)
-
+    @override
     def response_error_message(self, response: requests.Response) -> str:
         return (
             f"{response.status_code} {response.reason} for {describe_request(response.request)}: "
             f"{gong_error_text(response)}"
         )
 
+    @override
     def backoff_max_tries(self) -> int:
-        return self.setting("max_retries") + 1
+        return self.settings.max_retries + 1
 
-    def backoff_jitter(self, value: float) -> float:
-        return value  # jitter is applied in retry_waits, never to Gong's Retry-After
-
+    @override
     def backoff_wait_generator(self) -> Generator[float, Any, None]:  # type: ignore[override]
-        return self.retry_waits()
+        return self.retry_policy.waits(hold=self.pacer.hold)
 
-    def retry_waits(self) -> Generator[float, Any, None]:
-        """Waits between tries: Gong's Retry-After for a 429, else exponential with jitter.
-
-        Bounded in time as well as in tries: once the waits would pass
-        `max_retry_time_seconds`, the run stops with the last fault.
-        """
-        started = time.monotonic()
-        limit = self.setting("max_retry_time_seconds")
-        exc = yield  # type: ignore[misc]
-        attempt = 0
-        while True:
-            attempt += 1
-            response = getattr(exc, "response", None)
-            wait = retry_after_seconds(response) if response is not None else None
-            if wait is None or response.status_code != 429:
-                wait = min(LONGEST_BACKOFF_SECONDS, 2.0**attempt) * random.uniform(0.5, 1.0)
-            if time.monotonic() - started + wait > limit:
-                msg = (
-                    f"Gong kept failing for {time.monotonic() - started:.0f} s "
-                    f"(max_retry_time_seconds={limit}): {describe_fault(exc)}. Finished work "
-                    "is in the emitted state: run again later."
-                )
-                raise GongRetriesExhausted(msg) from exc
-            exc = yield wait
-
-    def backoff_handler(self, details: dict) -> None:  # type: ignore[override]
+    @override
+    def backoff_handler(self, details: Any) -> None:
         self.logger.warning(
-            "Retrying in %.1f s (try %d of %d): %s",
-            details.get("wait", 0.0),
-            details.get("tries", 0) + 1,
+            "Retrying in %.1f s (try %d of %d) %s: %s",
+            self.pacer.seconds_held(),
+            details["tries"] + 1,
             self.backoff_max_tries(),
+            self.name,
             describe_fault(details.get("exception")),
         )
 
     # Records.
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         yield from extract_jsonpath(self.records_jsonpath, gong_body(response))
 
-    def date_windows(self) -> Iterator[Window]:
+    @override
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        return self.shaper.shape(row)
+
+
+class FullTableStream(GongStream):
+    """A Gong list read whole on every run (users, workspaces, settings): no bookmark."""
+
+
+class WindowedStream(GongStream):
+    """Extracted window by window, with a bookmark committed after each finished window.
+
+    Subclasses say how the range is cut (`windows`), how a window becomes a request
+    (`get_url_params` / `prepare_request_payload`, the window is the context) and which
+    bookmark a finished window leaves (`window_bookmark`).
+    """
+
+    # Gong does not order records inside a range: the bookmark moves per finished window.
+    is_sorted = False
+
+    def windows(self) -> Iterator[Window]:
         """The windows still to extract in this run, oldest first."""
         raise NotImplementedError
 
@@ -275,54 +243,30 @@ class GongStream(RESTStream[str | None]):
         """The bookmark a finished window leaves: where the next run continues."""
         raise NotImplementedError
 
+    def parse_bookmark(self, value: str) -> Any:
+        """Parse a bookmark this stream wrote (ValueError if it did not)."""
+        raise NotImplementedError
+
     def records_in_window(self, window: Window) -> Iterable[dict]:
         """Every record Gong has for one window, across its pages."""
         return self.request_records(window)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        # Where the SDK keeps the max-so-far of the window in progress (never promoted:
-        # the bookmark is committed per finished window). Said here so the SDK does not
-        # warn that progress is not resumable: it is, window by window.
-        self.stream_state.setdefault("progress_markers", {"Note": WINDOW_PROGRESS_NOTE})
+        state.mark_windows_resumable(self)
         try:
-            for window in self.date_windows():
+            for window in self.windows():
                 count = 0
                 for record in self.records_in_window(window):
                     count += 1
-                    yield self.schema_fields_only(record)
-                self.commit_bookmark(self.window_bookmark(window))
+                    yield record
+                state.commit_bookmark(self, self.window_bookmark(window))
                 self.log_window(window, count)
         except PlannedStop as stop:
             # The unfinished window is dropped from progress, so the bookmark stays at
             # the last finished window and the next run resumes there.
-            self.forget_unfinished_window()
+            state.forget_unfinished_window(self)
             self.logger.warning("Stopped '%s': %s.", self.name, stop)
-
-    @cached_property
-    def schema_fields(self) -> frozenset[str]:
-        return frozenset(self.schema["properties"])
-
-    @cached_property
-    def unknown_fields_reported(self) -> set[str]:
-        """Fields Gong sent that the schema lacks, warned about already in this run."""
-        return set()
-
-    def schema_fields_only(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The record without fields the schema lacks, as targets expect (said once a run).
-
-        The SDK drops them only at TYPE_CONFORMANCE_LEVEL RECURSIVE or ROOT_ONLY.
-        """
-        unknown = record.keys() - self.schema_fields
-        if not unknown:
-            return record
-        if new_fields := unknown - self.unknown_fields_reported:
-            self.unknown_fields_reported.update(new_fields)
-            self.logger.warning(
-                "%s: Gong sent fields the schema lacks, not emitted: %s",
-                self.name,
-                ", ".join(sorted(new_fields)),
-            )
-        return {name: value for name, value in record.items() if name in self.schema_fields}
 
     def log_window(self, window: Window, count: int) -> None:
         self.logger.info(
@@ -333,34 +277,13 @@ class GongStream(RESTStream[str | None]):
             self.pacer.requests_started,
         )
 
-    # State: one bookmark per stream, committed after each finished window.
-
-    def commit_bookmark(self, value: str) -> None:
-        """Record that everything up to `value` is extracted, and emit STATE now.
-
-        Pages inside a window are not sorted, so a bookmark is only known to be
-        safe once the whole window is extracted.
-        """
-        state = self.stream_state
-        self.forget_unfinished_window()
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = value
-        self.state_manager.is_flushed = False
-        self._write_state_message()
-
-    def forget_unfinished_window(self) -> None:
-        """Drop the SDK's max-so-far for the current window, never to be promoted."""
-        markers = self.stream_state.get("progress_markers", {})
-        markers.pop("replication_key", None)
-        markers.pop("replication_key_value", None)
-
     def saved_bookmark(self) -> Any:
         """The bookmark the previous run committed, parsed; None on a first run.
 
         Raises:
             GongStateError: when the state holds a value tap-gong does not write.
         """
-        value = self.stream_state.get("replication_key_value")
+        value = state.saved_bookmark_value(self)
         if value is None:
             return None
         try:
@@ -372,13 +295,114 @@ class GongStream(RESTStream[str | None]):
             )
             raise GongStateError(msg) from None
 
-    def parse_bookmark(self, value: str) -> Any:
-        """Parse a bookmark this stream wrote."""
-        raise NotImplementedError
+    @cached_property
+    def last_instant(self) -> dt.datetime:
+        """`end_date`, or the moment the stream started; never later than now."""
+        return self.settings.last_instant(dt.datetime.now(dt.timezone.utc))
 
 
-def describe_fault(exc: BaseException | None) -> str:
-    """One line about a failed try: the HTTP answer, or the network error."""
-    if isinstance(exc, (RetriableAPIError, FatalAPIError)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}" if exc else "unknown fault"
+class DateTimeWindowStream(WindowedStream):
+    """Instants cut into windows of `calls_window_days`, the bookmark behind a window's end.
+
+    Gong filters calls by `fromDateTime`/`toDateTime` and does not sort a range, so the
+    bookmark is the filter's bound, never a record's value. Gong publishes a call only
+    once it has processed it, so the bookmark stays `CALL_PROCESSING_ALLOWANCE` behind
+    the run's end: what started in that allowance is read again next run, whatever
+    `lookback_window_days` says, and no setting can lose a call Gong publishes late.
+    """
+
+    replication_key = "started"
+
+    def rereads(self) -> dt.timedelta:
+        """How far before the bookmark a run starts: the lookback beyond the allowance."""
+        return max(self.settings.lookback - CALL_PROCESSING_ALLOWANCE, dt.timedelta())
+
+    @override
+    def parse_bookmark(self, value: str) -> dt.datetime:
+        return parse_instant(value)
+
+    @override
+    def windows(self) -> Iterator[Window]:
+        start = self.settings.first_instant
+        if (bookmark := self.saved_bookmark()) is not None:
+            start = max(start, bookmark - self.rereads())
+        for window in time_windows(start, self.last_instant, self.settings.calls_window):
+            yield {"fromDateTime": utc_iso(window.start), "toDateTime": utc_iso(window.end)}
+
+    @override
+    def window_bookmark(self, window: Window) -> str:
+        published_until = self.last_instant - CALL_PROCESSING_ALLOWANCE
+        bookmark = min(parse_instant(window["toDateTime"]), published_until)
+        if (saved := self.saved_bookmark()) is not None:
+            bookmark = max(bookmark, saved)  # a bookmark never moves back
+        return utc_iso(bookmark)
+
+
+class CompanyDayStream(WindowedStream):
+    """Company days, each requested only once it is over in the company's time zone.
+
+    The zone is learned from Gong's answers (`timeZone`) and kept in the stream's state;
+    until then a day counts as over only once it is over at UTC-12. The bookmark is the
+    last finished day; a lookback of N re-reads the N latest finished days.
+    """
+
+    replication_key = "fromDate"
+    http_method = "POST"
+
+    @override
+    def parse_bookmark(self, value: str) -> dt.date:
+        return dt.date.fromisoformat(value)
+
+    @override
+    def windows(self) -> Iterator[Window]:
+        day = self.settings.first_instant.date()
+        if (bookmark := self.saved_bookmark()) is not None:
+            day = max(day, bookmark + ONE_DAY - self.settings.lookback)
+        # Re-evaluated after every day: the company zone is learned from answers.
+        while day < self.company_today():
+            next_day = day + ONE_DAY
+            yield {"fromDate": day.isoformat(), "toDate": next_day.isoformat()}
+            day = next_day
+
+    @override
+    def window_bookmark(self, window: Window) -> str:
+        return window["fromDate"]  # the last finished day
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        if response.status_code == 400 and "toDate" in gong_error_text(response):
+            # Our clock runs ahead of Gong's: the day is complete next run, not an error.
+            request_filter = json.loads(request_body(response.request) or "{}").get("filter", {})
+            msg = (
+                f"Gong says {request_filter.get('fromDate')} is not over yet in the company's "
+                f"time zone ({gong_error_text(response)}); it is extracted next run"
+            )
+            raise DayNotOverForGong(msg)
+        super().validate_response(response)
+
+    def company_today(self) -> dt.date:
+        """Gong accepts no `toDate` beyond the company's current day (in its own zone)."""
+        return company_today(self.last_instant, company_zone(self.company_zone_name))
+
+    @property
+    def company_zone_name(self) -> str | None:
+        """The company zone Gong reported, kept in state so later runs know it up front."""
+        return self.stream_state.get("company_time_zone")
+
+    def learn_company_zone(self, name: str | None) -> None:
+        if name and name != self.company_zone_name and company_zone(name):
+            self.logger.info("Gong reports the company time zone %s", name)
+            self.stream_state["company_time_zone"] = name
+
+    @override
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"filter": self.request_filter(dict(context or {}))}
+        if next_page_token:
+            body["cursor"] = next_page_token
+        return body
+
+    def request_filter(self, window: Window) -> dict[str, Any]:
+        """The body's `filter` for one window (subclasses add their own fields)."""
+        return dict(window)

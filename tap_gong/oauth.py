@@ -29,6 +29,7 @@ from typing import Any
 import requests
 from singer_sdk import typing as th
 from singer_sdk.authenticators import APIAuthenticatorBase
+from typing_extensions import override
 
 from tap_gong.errors import GongTapError
 
@@ -231,6 +232,7 @@ class GongOAuthAuthenticator(APIAuthenticatorBase):
         assert token is not None  # fresh credentials always hold one
         return token
 
+    @override
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.access_token()}"
         if self._note_answer not in request.hooks["response"]:  # the SDK authenticates twice

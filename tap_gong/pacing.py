@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import threading
 import time
 from collections.abc import Callable
 
@@ -17,8 +18,9 @@ PACING_WINDOW_SECONDS = 1.03
 class RequestPacer:
     """At most `rate` request starts in any rolling second, and at most `budget` per run.
 
-    Shared by all streams of a run (streams run one after another), and called
-    inside the retry loop, so retries are paced too.
+    Shared by all streams of a run and called inside the retry loop, so retries are
+    paced too. A retry wait (`hold`) holds back every request of the run: Gong's
+    `Retry-After` is about the company's allowance, not one request.
     """
 
     def __init__(
@@ -34,6 +36,17 @@ class RequestPacer:
         self._clock = clock
         self._sleep = sleep
         self._recent_starts: collections.deque[float] = collections.deque(maxlen=rate)
+        self._not_before = 0.0
+        self._lock = threading.Lock()
+
+    def hold(self, seconds: float) -> None:
+        """No request of the run starts in the next `seconds`."""
+        with self._lock:
+            self._not_before = max(self._not_before, self._clock() + seconds)
+
+    def seconds_held(self) -> float:
+        """How long requests are still held back by the latest `hold`."""
+        return max(0.0, self._not_before - self._clock())
 
     def wait_turn(self) -> None:
         """Block until a request may start, then count it.
@@ -41,11 +54,13 @@ class RequestPacer:
         Raises:
             RequestBudgetSpent: when the run has used its request budget.
         """
-        if self.budget is not None and self.requests_started >= self.budget:
-            raise RequestBudgetSpent(self.budget)
-        if len(self._recent_starts) == self.rate:
-            wait = self._recent_starts[0] + PACING_WINDOW_SECONDS - self._clock()
+        with self._lock:
+            if self.budget is not None and self.requests_started >= self.budget:
+                raise RequestBudgetSpent(self.budget)
+            wait = self._not_before - self._clock()
+            if len(self._recent_starts) == self.rate:
+                wait = max(wait, self._recent_starts[0] + PACING_WINDOW_SECONDS - self._clock())
             if wait > 0:
                 self._sleep(wait)
-        self._recent_starts.append(self._clock())
-        self.requests_started += 1
+            self._recent_starts.append(self._clock())
+            self.requests_started += 1

@@ -7,9 +7,8 @@ import ipaddress
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import cached_property
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -19,13 +18,14 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from typing_extensions import override
 
+from tap_gong.client import GongStream, WindowedStream
 from tap_gong.errors import GongStateError, GongTapError
 from tap_gong.pacing import RequestPacer
-from tap_gong.streams import CallsStream, InteractionStatsStream
+from tap_gong.settings import DEFAULT_API_URL, GongSettings
+from tap_gong.streams import STREAM_TYPES
 from tap_gong.windows import parse_instant
-
-DEFAULT_API_URL = "https://api.gong.io"
 
 
 class TapGong(Tap):
@@ -59,7 +59,7 @@ class TapGong(Tap):
         th.Property(
             "api_url",
             th.StringType,
-            default=DEFAULT_API_URL,
+            default=GongSettings.default("api_url"),
             description="Your company's Gong API base URL (Gong gives each customer its own).",
         ),
         th.Property(
@@ -87,7 +87,7 @@ class TapGong(Tap):
         th.Property(
             "lookback_window_days",
             th.IntegerType(minimum=0),
-            default=1,
+            default=GongSettings.default("lookback_window_days"),
             description="Days before the saved bookmark that each incremental run re-reads, "
             "to catch calls Gong finishes processing late and stats days that change. "
             "More days catch later data at the cost of more requests per run.",
@@ -95,7 +95,7 @@ class TapGong(Tap):
         th.Property(
             "calls_window_days",
             th.IntegerType(minimum=1),
-            default=30,
+            default=GongSettings.default("calls_window_days"),
             description="Size of the date windows calls are extracted in; state is saved "
             "after each. Smaller windows resume closer to an interruption, larger ones "
             "spend fewer requests.",
@@ -103,7 +103,7 @@ class TapGong(Tap):
         th.Property(
             "max_requests_per_second",
             th.IntegerType(minimum=1),
-            default=3,
+            default=GongSettings.default("max_requests_per_second"),
             description="Most requests started in any rolling second (Gong allows about 3).",
         ),
         th.Property(
@@ -115,26 +115,26 @@ class TapGong(Tap):
         th.Property(
             "max_retries",
             th.IntegerType(minimum=0),
-            default=8,
+            default=GongSettings.default("max_retries"),
             description="Retries of a request after a 429, a 5xx, a timeout or a broken body.",
         ),
         th.Property(
             "max_retry_wait_seconds",
             th.IntegerType(minimum=0),
-            default=300,
+            default=GongSettings.default("max_retry_wait_seconds"),
             description="Longest Retry-After the tap waits out; a longer one (Gong's daily "
             "quota) stops the run with state saved and exit code 1.",
         ),
         th.Property(
             "max_retry_time_seconds",
             th.IntegerType(minimum=1),
-            default=900,
+            default=GongSettings.default("max_retry_time_seconds"),
             description="Longest time spent retrying one request before the run stops.",
         ),
         th.Property(
             "request_timeout_seconds",
             th.IntegerType(minimum=1),
-            default=60,
+            default=GongSettings.default("request_timeout_seconds"),
             description="Seconds to wait for Gong's answer to one request.",
         ),
     ).to_dict()
@@ -145,30 +145,29 @@ class TapGong(Tap):
             if errors := gong_config_errors(self.config):
                 raise ConfigValidationError("Config validation failed", errors=errors)
             for stream in self.streams.values():
-                stream.saved_bookmark()  # a state the tap did not write fails here, in one line
+                if isinstance(stream, WindowedStream):
+                    stream.saved_bookmark()  # a state the tap did not write fails here
 
-    def discover_streams(self) -> list[CallsStream | InteractionStatsStream]:
-        return [CallsStream(self), InteractionStatsStream(self)]
-
-    def setting(self, name: str) -> Any:
-        """A setting's value, or its documented default (also when config was not validated)."""
-        value = self.config.get(name)
-        return self.config_jsonschema["properties"][name].get("default") if value is None else value
-
-    @cached_property
-    def request_pacer(self) -> RequestPacer:
-        """The one pacer all streams of this run share."""
-        return RequestPacer(
-            rate=self.setting("max_requests_per_second"),
-            budget=self.setting("max_requests_per_run"),
+    @override
+    def discover_streams(self) -> list[GongStream]:
+        settings = GongSettings.from_config(self.config)
+        # One pacer for the whole run: every stream's requests share Gong's allowance.
+        pacer = RequestPacer(
+            rate=settings.max_requests_per_second, budget=settings.max_requests_per_run
         )
+        return [
+            stream_class(self, settings=settings, pacer=pacer)
+            for stream_class in STREAM_TYPES
+        ]
 
+    @override
     @classmethod
     def invoke(cls, *, state: IO[str] | None = None, **kwargs: Any) -> None:  # type: ignore[override]
         """Run the tap; a problem the user can fix ends in one line, not a traceback."""
         with one_line_errors():
             super().invoke(state=checked_state_file(state), **kwargs)
 
+    @override
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """`--test`, with the same one-line errors as a sync (the SDK runs it in a callback)."""
@@ -206,7 +205,7 @@ def checked_state_file(state: IO[str] | None) -> IO[str] | None:
     return io.StringIO(text)
 
 
-def gong_config_errors(config: dict[str, Any]) -> list[str]:
+def gong_config_errors(config: Mapping[str, Any]) -> list[str]:
     """What the config schema cannot say: one auth method, parseable dates, a safe URL."""
     errors = []
     basic = [config.get("access_key"), config.get("access_key_secret")]

@@ -24,6 +24,10 @@ def parse_instant(value: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
 def utc_iso(instant: dt.datetime) -> str:
     """The one format the tap emits and bookmarks instants in: UTC, `Z` suffix.
 
@@ -33,9 +37,29 @@ def utc_iso(instant: dt.datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def to_utc(value: str | None) -> str | None:
-    """Re-express one of Gong's date-time strings in UTC (None stays None)."""
-    return None if value is None else utc_iso(parse_instant(value))
+# An epoch number this large is in milliseconds (1e11 s is the year 5138).
+EPOCH_MILLISECONDS_FROM = 10**11
+
+
+def to_utc(value: str | float | None) -> str | None:
+    """Re-express one of Gong's date-times in UTC (None stays None).
+
+    Gong documents ISO-8601 strings with an offset; an epoch number (seconds or
+    milliseconds) is read too.
+
+    Raises:
+        ValueError: when the value is neither.
+        TypeError: when it is not a string or a number.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) >= EPOCH_MILLISECONDS_FROM else value
+        return utc_iso(dt.datetime.fromtimestamp(seconds, UTC))
+    if not isinstance(value, str):
+        msg = f"not a date-time: {value!r}"
+        raise TypeError(msg)
+    return utc_iso(parse_instant(value))
 
 
 @dataclass(frozen=True)

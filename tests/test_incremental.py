@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 
+from tap_gong.client import CALL_PROCESSING_ALLOWANCE
 from tap_gong.sandbox import GongSandbox
 from tests.support import (
     expected_stats,
@@ -36,8 +37,9 @@ def request_starts(sandbox: GongSandbox) -> tuple[list[dt.datetime], list[dt.dat
 def test_second_run_asks_only_for_the_new_window_and_gets_the_new_calls(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    first = run_tap(tap_config(sandbox), tmp_path)
-    calls_bookmark = instant(first.bookmark("calls"))
+    first_config = tap_config(sandbox)
+    first = run_tap(first_config, tmp_path)
+    first_end = instant(first_config["end_date"])
     stats_bookmark = dt.date.fromisoformat(first.bookmark("interaction_stats"))
     sandbox.advance_clock(DAY)
     new_calls = sandbox.add_calls(30)
@@ -48,27 +50,46 @@ def test_second_run_asks_only_for_the_new_window_and_gets_the_new_calls(
 
     assert second.returncode == 0, second.stderr
     calls_from, stats_from = request_starts(sandbox)
-    assert min(calls_from) == calls_bookmark - DAY  # the bookmark minus the 1-day lookback
+    assert min(calls_from) == first_end - DAY  # the last run's end minus the 1-day lookback
     assert min(stats_from) == stats_bookmark  # the last completed day, re-read once
     assert {c["id"] for c in new_calls} <= {r["id"] for r in second.records("calls")}
-    expected_ids = {c["id"] for c in sandbox.calls(calls_bookmark - DAY, sandbox.now())}
+    expected_ids = {c["id"] for c in sandbox.calls(first_end - DAY, sandbox.now())}
     assert {r["id"] for r in second.records("calls")} == expected_ids
-    assert second.bookmark("calls") == config["end_date"].replace("+00:00", "Z")
+    # Final up to a day before the run's end: Gong may still publish calls started since.
+    assert instant(second.bookmark("calls")) == instant(config["end_date"]) - DAY
 
 
-def test_rerun_at_the_same_moment_without_lookback_asks_gong_nothing(
+def test_rerun_without_lookback_still_rereads_the_calls_gong_may_not_have_published(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    first = run_tap(tap_config(sandbox, lookback_window_days=0), tmp_path)
+    config = tap_config(sandbox, lookback_window_days=0)
+    first = run_tap(config, tmp_path)
     sandbox.reset_log()
 
-    second = run_tap(tap_config(sandbox, lookback_window_days=0), tmp_path, first.final_state)
+    second = run_tap(config, tmp_path, first.final_state)
 
     assert second.returncode == 0, second.stderr
-    assert sandbox.requests == []
-    assert second.records("calls") == []
+    calls_from, stats_from = request_starts(sandbox)
+    # Gong publishes calls hours after they start: a day is re-read whatever the setting.
+    assert calls_from == [instant(config["end_date"]) - CALL_PROCESSING_ALLOWANCE]
+    assert stats_from == []  # stats days: lookback 0 re-reads none
     assert second.records("interaction_stats") == []
     assert second.final_state["bookmarks"] == first.final_state["bookmarks"]
+
+
+def test_call_gong_publishes_after_a_run_is_read_by_the_next_even_without_lookback(
+    tmp_path: Path,
+) -> None:
+    with GongSandbox(sandbox_settings(late_calls=30)) as sandbox:
+        first = run_tap(tap_config(sandbox, lookback_window_days=0), tmp_path)
+        late = {call["id"] for call in sandbox.reveal_late_calls()}
+        sandbox.advance_clock(dt.timedelta(hours=1))
+
+        second = run_tap(tap_config(sandbox, lookback_window_days=0), tmp_path, first.final_state)
+
+        assert len(late) == 30
+        assert not late & {r["id"] for r in first.records("calls")}
+        assert late <= {r["id"] for r in second.records("calls")}
 
 
 def test_backfill_killed_mid_run_resumes_from_its_last_state_with_nothing_missing(
@@ -144,6 +165,12 @@ def test_stats_day_interrupted_between_its_pages_is_read_again_even_without_look
         messages += [json.loads(line) for line in tap.stdout]  # type: ignore[union-attr]
         tap.wait(timeout=30)
         state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+        interrupted_day = record["fromDate"]
+        before_kill = [m["record"] for m in messages if m["type"] == "RECORD"]
+        of_that_day = [r for r in before_kill if r.get("fromDate") == interrupted_day]
+        day_size = len(sandbox.interaction_stats(dt.date.fromisoformat(interrupted_day)))
+        assert 0 < len(of_that_day) < day_size, "the signal did not land between pages"
+        assert state["bookmarks"]["interaction_stats"]["replication_key_value"] < interrupted_day
 
         resumed = run_tap(config, tmp_path, state=state)
 

@@ -51,10 +51,13 @@ def test_stats_records_equal_what_gong_computes_per_user_and_company_day(
 def test_stats_are_requested_one_company_day_at_a_time_oldest_first(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    run_tap(tap_config(sandbox), tmp_path)
+    config = tap_config(sandbox)
+    run_tap(config, tmp_path)
 
     filters = stats_requests(sandbox)
     days = [dt.date.fromisoformat(f["fromDate"]) for f in filters]
+    first_day = dt.date.fromisoformat(config["start_date"][:10])
+    assert len(days) == (sandbox.company_today() - first_day).days > 0  # every day, once
     assert days == sorted(days)
     for request_filter in filters:
         from_date = dt.date.fromisoformat(request_filter["fromDate"])

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tap_gong.client import retry_after_seconds
+from tap_gong.answers import retry_after_seconds
 from tap_gong.sandbox import GongSandbox
 from tap_gong.windows import company_today, time_windows, utc_iso
 from tests.support import run_tap, tap_config

@@ -13,6 +13,8 @@ import threading
 from datetime import datetime
 from typing import Any, NoReturn
 
+from typing_extensions import override
+
 from tap_gong.sandbox.protocol import parse_instant
 from tap_gong.sandbox.server import GongSandbox, SandboxSettings
 from tap_gong.sandbox.validation import SettingError
@@ -48,6 +50,7 @@ FLAGS: tuple[tuple[str, str, Any, str], ...] = (
 class _OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (no usage dump) and exit code 2."""
 
+    @override
     def error(self, message: str) -> NoReturn:
         fail(message)
 

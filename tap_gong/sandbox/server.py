@@ -22,6 +22,8 @@ from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from typing_extensions import override
+
 from tap_gong.sandbox.dataset import Dataset
 from tap_gong.sandbox.endpoints import ROUTES, EndpointsMixin
 from tap_gong.sandbox.oauth import EXPIRED_TOKEN_MESSAGE, TOKEN_PATH, SandboxTokenIssuer
@@ -207,7 +209,7 @@ class GongSandbox(EndpointsMixin):
         if self._server is None:
             raise RuntimeError("the sandbox is not running")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def tap_config(self, **overrides: Any) -> dict[str, Any]:
         """A tap-gong config pointed at this sandbox: its URL, credentials and whole history."""
@@ -231,6 +233,7 @@ class GongSandbox(EndpointsMixin):
 
     # -- clock -------------------------------------------------------------------------------
 
+    @override
     def now(self) -> datetime:
         with self._lock:
             if self._frozen_now is not None:
@@ -251,6 +254,7 @@ class GongSandbox(EndpointsMixin):
             else:
                 self._clock_offset += delta
 
+    @override
     def company_today(self) -> date:
         return self.now().astimezone(self._zone).date()
 
@@ -481,6 +485,7 @@ class GongSandbox(EndpointsMixin):
             top_level=self._dataset.stats_period(from_day, to_day),
         )
 
+    @override
     def _paged_answer(
         self,
         request_id: str,
@@ -589,11 +594,13 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         super().__init__(address, handler)
 
+    @override
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
             self._connections.add(request)
         super().process_request(request, client_address)
 
+    @override
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
             self._connections.discard(request)
@@ -607,6 +614,7 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):  # the client may have closed it already
                 connection.shutdown(socket.SHUT_RDWR)
 
+    @override
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up (timeouts, drops) are routine here; anything else is a bug to show.
         if not isinstance(sys.exc_info()[1], OSError):
@@ -620,12 +628,14 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes
     server: _SandboxHTTPServer
 
+    @override
     def handle(self) -> None:
         try:
             super().handle()
         except OSError:
             self.close_connection = True  # the client went away; nothing to tell anyone
 
+    @override
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.sandbox.settings.log_requests:
             super().log_message(format, *args)
