@@ -40,11 +40,13 @@ from tap_gong.errors import (
     GongAuthError,
     GongRequestRejected,
     GongStateError,
+    GongUnreachable,
     PlannedStop,
 )
 from tap_gong.pagination import GongCursorPaginator
+from tap_gong.progress import StreamProgress, StreamTally
 from tap_gong.records import RecordShaper
-from tap_gong.retries import RetryPolicy, describe_fault
+from tap_gong.retries import RetryPolicy, describe_fault, unreachable_host_reason
 from tap_gong.windows import company_today, company_zone, parse_instant, time_windows, utc_iso
 
 if TYPE_CHECKING:
@@ -72,6 +74,14 @@ RETRIED_FAULTS = (
 Window = dict[str, str]
 
 
+def first_value(window: Window) -> str:
+    return next(iter(window.values()))
+
+
+def last_value(window: Window) -> str:
+    return list(window.values())[-1]
+
+
 class GongStream(RESTStream[str | None]):
     """A Gong endpoint: paced, retried, its answers read by Gong's rules."""
 
@@ -90,6 +100,7 @@ class GongStream(RESTStream[str | None]):
             max_retry_wait_seconds=settings.max_retry_wait_seconds,
             max_retry_time_seconds=settings.max_retry_time_seconds,
         )
+        self.tally = StreamTally()
         super().__init__(tap)
 
     @cached_property
@@ -133,7 +144,17 @@ class GongStream(RESTStream[str | None]):
     ) -> Callable[..., requests.Response]:
         def paced(*args: Any, **kwargs: Any) -> requests.Response:
             self.pacer.wait_turn()
-            return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            except requests.exceptions.ConnectionError as exc:
+                if reason := unreachable_host_reason(exc):
+                    # A configuration problem, not a passing fault: no retries.
+                    msg = (
+                        f"Cannot reach Gong at {self.url_base} ({reason}): check api_url, "
+                        "your company's Gong API base URL."
+                    )
+                    raise GongUnreachable(msg) from None
+                raise
 
         # The pacer sits inside the retry loop, so every retry is paced too. The SDK's
         # own decorator also logs each retry through the backoff library (a second,
@@ -200,14 +221,46 @@ class GongStream(RESTStream[str | None]):
 
     @override
     def backoff_handler(self, details: Any) -> None:
+        fault = details.get("exception")
+        self.tally.retries += 1
+        response = getattr(fault, "response", None)
+        if isinstance(response, requests.Response) and response.status_code == 429:
+            self.tally.rate_limited += 1
         self.logger.warning(
             "Retrying in %.1f s (try %d of %d) %s: %s",
             self.pacer.seconds_held(),
             details["tries"] + 1,
             self.backoff_max_tries(),
             self.name,
-            describe_fault(details.get("exception")),
+            describe_fault(fault),
         )
+
+    @override
+    def _write_request_duration_log(
+        self,
+        endpoint: str,
+        response: requests.Response,
+        context: Context | None,
+        extra_tags: dict | None,
+    ) -> None:
+        # The SDK tags every 4xx "failed"; Gong's "no data" 404 is an empty answer.
+        if is_no_data(response):
+            response.status_code = 200
+            try:
+                super()._write_request_duration_log(endpoint, response, context, extra_tags)
+            finally:
+                response.status_code = 404
+            return
+        super()._write_request_duration_log(endpoint, response, context, extra_tags)
+
+    @override
+    def log_sync_costs(self) -> None:
+        # The SDK calls this for every stream once all are synced: the last one closes
+        # the run with its summary line.
+        super().log_sync_costs()
+        streams = list(self._tap.streams.values())
+        if streams and streams[-1] is self and hasattr(self._tap, "log_run_summary"):
+            self._tap.log_run_summary()
 
     # Records.
 
@@ -222,6 +275,17 @@ class GongStream(RESTStream[str | None]):
 
 class FullTableStream(GongStream):
     """A Gong list read whole on every run (users, workspaces, settings): no bookmark."""
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        progress = StreamProgress(self.name, self.logger, self.tally, self.requests_started)
+        for record in super().get_records(context):
+            self.tally.records += 1
+            yield record
+        progress.finish()
+
+    def requests_started(self) -> int:
+        return self.pacer.requests_started
 
 
 class WindowedStream(GongStream):
@@ -254,6 +318,15 @@ class WindowedStream(GongStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state.mark_windows_resumable(self)
+        progress = StreamProgress(
+            self.name, self.logger, self.tally, lambda: self.pacer.requests_started
+        )
+        planned = list(self.windows())
+        if planned:
+            first, last = planned[0], planned[-1]
+            progress.plan(len(planned), self.window_unit, first_value(first), last_value(last))
+        else:
+            progress.plan(0, self.window_unit, "", "")
         try:
             for window in self.windows():
                 count = 0
@@ -261,21 +334,17 @@ class WindowedStream(GongStream):
                     count += 1
                     yield record
                 state.commit_bookmark(self, self.window_bookmark(window))
-                self.log_window(window, count)
+                self.logger.debug("%s: %s done, %d records", self.name, window, count)
+                progress.window_done(count)
         except PlannedStop as stop:
             # The unfinished window is dropped from progress, so the bookmark stays at
             # the last finished window and the next run resumes there.
             state.forget_unfinished_window(self)
             self.logger.warning("Stopped '%s': %s.", self.name, stop)
+        progress.finish()
 
-    def log_window(self, window: Window, count: int) -> None:
-        self.logger.info(
-            "%s: %s done, %d records (%d requests so far)",
-            self.name,
-            " to ".join(window.values()),
-            count,
-            self.pacer.requests_started,
-        )
+    #: What a window is called in progress lines.
+    window_unit = "windows"
 
     def saved_bookmark(self) -> Any:
         """The bookmark the previous run committed, parsed; None on a first run.
@@ -312,6 +381,7 @@ class DateTimeWindowStream(WindowedStream):
     """
 
     replication_key = "started"
+    window_unit = "date windows"
 
     def rereads(self) -> dt.timedelta:
         """How far before the bookmark a run starts: the lookback beyond the allowance."""
@@ -348,6 +418,7 @@ class CompanyDayStream(WindowedStream):
 
     replication_key = "fromDate"
     http_method = "POST"
+    window_unit = "company days"
 
     @override
     def parse_bookmark(self, value: str) -> dt.date:

@@ -25,6 +25,10 @@ class GongQuotaExhausted(GongTapError, FatalAPIError):
     """Gong asked the tap to wait longer than the user allows (the daily quota is spent)."""
 
 
+class GongUnreachable(GongTapError):
+    """Gong's host does not resolve or fails TLS: api_url is wrong, retrying cannot help."""
+
+
 class GongRetriesExhausted(GongTapError):
     """A fault outlasted the retry budget (tries or time)."""
 

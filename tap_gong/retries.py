@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import socket
+import ssl
 import time
 from collections.abc import Callable, Generator
 
@@ -128,3 +130,34 @@ def short_network_error(fault: BaseException) -> str:
         reason = inner
     text = " ".join(str(reason).split())
     return text[:200]
+
+
+# Faults that say the host is wrong (a name that does not resolve, a TLS or certificate
+# failure), not that it is busy: retrying them only delays the one-line error.
+UNREACHABLE_HOST_FAULTS: tuple[type[BaseException], ...] = (
+    socket.gaierror,
+    ssl.SSLError,
+    requests.exceptions.SSLError,
+)
+
+
+def unreachable_host_reason(fault: BaseException) -> str | None:
+    """Why the host cannot be reached, if the fault is one retrying cannot cure."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [fault]
+    while pending:
+        cause = pending.pop()
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, UNREACHABLE_HOST_FAULTS):
+            if isinstance(cause, socket.gaierror):
+                return "the host name does not resolve"
+            return f"TLS failed: {short_network_error(cause)}"
+        if "NameResolutionError" in type(cause).__name__:
+            return "the host name does not resolve"
+        pending.extend(arg for arg in cause.args if isinstance(arg, BaseException))
+        for linked in (getattr(cause, "reason", None), cause.__cause__, cause.__context__):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+    return None

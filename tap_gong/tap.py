@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import io
 import ipaddress
 import json
 import logging
 import os
+import signal
+import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import FrameType
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -23,9 +28,10 @@ from typing_extensions import override
 from tap_gong.client import GongStream, WindowedStream
 from tap_gong.errors import GongStateError, GongTapError
 from tap_gong.pacing import RequestPacer
+from tap_gong.progress import StreamTally
 from tap_gong.settings import DEFAULT_API_URL, GongSettings
 from tap_gong.streams import STREAM_TYPES
-from tap_gong.windows import parse_instant
+from tap_gong.windows import parse_instant, utc_now
 
 
 class TapGong(Tap):
@@ -132,6 +138,13 @@ class TapGong(Tap):
             description="Longest time spent retrying one request before the run stops.",
         ),
         th.Property(
+            "log_metrics",
+            th.BooleanType,
+            default=False,
+            description="Also log the SDK's METRIC lines (one per request, record counts); "
+            "off by default so that progress lines stay readable.",
+        ),
+        th.Property(
             "request_timeout_seconds",
             th.IntegerType(minimum=1),
             default=GongSettings.default("request_timeout_seconds"),
@@ -140,10 +153,17 @@ class TapGong(Tap):
     ).to_dict()
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
+        self.started_at = time.monotonic()
         super().__init__(*args, validate_config=validate_config, **kwargs)
+        if not self.config.get("log_metrics"):
+            # The SDK's METRIC lines (one per request) drown the progress lines at INFO.
+            self.metrics_logger.setLevel(logging.WARNING)
+        quiet_handled_errors(self.logger)
         if validate_config:
             if errors := gong_config_errors(self.config):
                 raise ConfigValidationError("Config validation failed", errors=errors)
+            for warning in config_warnings(self.config, self.config_jsonschema["properties"]):
+                self.logger.warning(warning)
             for stream in self.streams.values():
                 if isinstance(stream, WindowedStream):
                     stream.saved_bookmark()  # a state the tap did not write fails here
@@ -155,17 +175,49 @@ class TapGong(Tap):
         pacer = RequestPacer(
             rate=settings.max_requests_per_second, budget=settings.max_requests_per_run
         )
-        return [
-            stream_class(self, settings=settings, pacer=pacer)
-            for stream_class in STREAM_TYPES
-        ]
+        return [stream_class(self, settings=settings, pacer=pacer) for stream_class in STREAM_TYPES]
+
+    def log_run_summary(self) -> None:
+        """One line for the whole run."""
+        tallies = [s.tally for s in self.streams.values() if isinstance(s, GongStream)]
+        total = StreamTally(
+            records=sum(t.records for t in tallies),
+            requests=sum(t.requests for t in tallies),
+            retries=sum(t.retries for t in tallies),
+            rate_limited=sum(t.rate_limited for t in tallies),
+            seconds=time.monotonic() - self.started_at,
+        )
+        self.logger.info("Run: %s.", total.summary())
 
     @override
     @classmethod
     def invoke(cls, *, state: IO[str] | None = None, **kwargs: Any) -> None:  # type: ignore[override]
         """Run the tap; a problem the user can fix ends in one line, not a traceback."""
         with one_line_errors():
-            super().invoke(state=checked_state_file(state), **kwargs)
+            super().invoke(state=tap_state_file(state), **kwargs)
+
+    @override
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """`--config` files, each checked first: a missing or broken file is one line."""
+        for path in value:
+            if path != "ENV":
+                check_config_file(path)
+        return super().cb_config(ctx, param, value)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # The SDK writes the state and exits 0, so an orchestrator that stops a run on a
+        # timeout would record a partial extraction as a success. The state is written
+        # all the same; the exit code says the run did not finish (128 + the signal).
+        try:
+            self._state_writer.write_state(self.state)
+        finally:
+            self.logger.warning(
+                "Interrupted by %s: the state for finished work is written; run again with it.",
+                signal.Signals(signum).name,
+            )
+            sys.exit(128 + signum)
 
     @override
     @classmethod
@@ -189,8 +241,15 @@ def one_line_errors() -> Iterator[None]:
         raise click.ClickException(one_line(exc)) from None
 
 
-def checked_state_file(state: IO[str] | None) -> IO[str] | None:
-    """The state file, once known to be a JSON object with a `bookmarks` object."""
+def tap_state_file(state: IO[str] | None) -> IO[str] | None:
+    """The state to resume from, as a Singer state with `bookmarks`.
+
+    Accepts what users save: the state itself, the last STATE message the tap wrote
+    (`{"type": "STATE", "value": ...}`), or what `meltano state get` prints
+    (`{"singer_state": ...}`), unwrapped with one line saying so. Anything else is
+    refused in one line: a state that silently reads as empty would re-read the
+    whole history and spend the company's shared quota.
+    """
     if state is None:
         return None
     text = state.read()
@@ -199,10 +258,71 @@ def checked_state_file(state: IO[str] | None) -> IO[str] | None:
     except ValueError as exc:
         msg = f"The state file is not valid JSON ({exc}): pass the state the tap emitted."
         raise GongStateError(msg) from None
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("bookmarks", {}), dict):
-        msg = "The state file is not a Singer state with bookmarks: pass the one tap-gong emitted."
+    for wrapper, label in (("value", "a STATE message"), ("singer_state", "Meltano's state")):
+        if isinstance(parsed, dict) and isinstance(parsed.get(wrapper), dict):
+            if wrapper == "value" and parsed.get("type") != "STATE":
+                continue
+            logging.getLogger("tap-gong").info(
+                "The state file holds %s: using its bookmarks.", label
+            )
+            parsed = parsed[wrapper]
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("bookmarks"), dict):
+        msg = (
+            "The state file has no `bookmarks`: pass the last STATE the tap emitted (its "
+            "`value`), or no --state to start from start_date."
+        )
         raise GongStateError(msg)
-    return io.StringIO(text)
+    return io.StringIO(json.dumps(parsed))
+
+
+def check_config_file(path: str) -> None:
+    """A config file exists and holds a JSON object, else one line naming it."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            parsed = json.load(file)
+    except OSError as exc:
+        msg = f"Cannot read the config file {path}: {exc.strerror}."
+        raise click.ClickException(msg) from None
+    except ValueError as exc:
+        msg = f"The config file {path} is not valid JSON ({exc})."
+        raise click.ClickException(msg) from None
+    if not isinstance(parsed, dict):
+        msg = f"The config file {path} must hold a JSON object of settings."
+        raise click.ClickException(msg)
+
+
+def config_warnings(config: Mapping[str, Any], known: Mapping[str, Any]) -> list[str]:
+    """What is allowed but probably not meant: unknown settings, a future start_date."""
+    warnings = []
+    for name in sorted(config.keys() - known.keys()):
+        closest = difflib.get_close_matches(name, list(known), n=1)
+        hint = f" Did you mean {closest[0]}?" if closest else ""
+        warnings.append(f"Unknown setting {name!r} is ignored.{hint}")
+    start = config.get("start_date")
+    if isinstance(start, str) and parse_instant(start) > utc_now():
+        warnings.append(f"start_date={start} is in the future: there is nothing to extract yet.")
+    return warnings
+
+
+class HandledErrorFilter(logging.Filter):
+    """Drops the SDK's "An unhandled error occurred" line for errors the tap reports itself.
+
+    The SDK logs it at ERROR for every exception leaving a stream, before the tap's own
+    one-line `Error:`; the SDK logs it inside its `except` block, so the exception in
+    flight tells which it is.
+    """
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        handled = isinstance(sys.exc_info()[1], (GongTapError, FatalAPIError, RetriableAPIError))
+        return not (handled and record.msg.startswith("An unhandled error occurred"))
+
+
+def quiet_handled_errors(logger: logging.Logger) -> None:
+    """Install HandledErrorFilter where the streams' log records pass (the tap's handlers)."""
+    for handler in logging.getLogger().handlers + logger.handlers:
+        if not any(isinstance(f, HandledErrorFilter) for f in handler.filters):
+            handler.addFilter(HandledErrorFilter())
 
 
 def gong_config_errors(config: Mapping[str, Any]) -> list[str]:
