@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import backoff
 import requests
 from singer_sdk.authenticators import BasicAuthenticator, BearerTokenAuthenticator
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import (
+    AbortedSyncFailedException,
+    AbortedSyncPausedException,
+    RetriableAPIError,
+)
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.streams import RESTStream
@@ -235,7 +239,10 @@ class GongStream(RESTStream[str | None]):
             if isinstance(child, PageChildStream) and (
                 child.selected or child.has_selected_descendents
             ):
-                child.sync_page(page)
+                try:
+                    child.sync_page(page)
+                except (AbortedSyncFailedException, AbortedSyncPausedException):
+                    continue  # a child's record limit stops that child only, as in the SDK
 
 
 class FullTableStream(GongStream):
@@ -257,6 +264,7 @@ class PageChildStream(GongStream):
         # One state for the stream, not one partition per context (the SDK's default).
         self.state_partitioning_keys = ()
         self.page: list[dict] = []
+        self.schema_sent = False
 
     def records_of_page(self, page: list[dict]) -> Iterable[dict]:
         """This stream's records for one page of the parent's items."""
@@ -273,6 +281,22 @@ class PageChildStream(GongStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         return self.records_of_page(self.page)
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        # No bookmark of its own: a max-so-far over unsorted pages would overstate what
+        # is extracted. Where to resume is the parent's bookmark.
+        return
+
+    @override
+    def _write_schema_message(self) -> None:
+        # `sync` writes SCHEMA each time, here once per page: once a run is enough (some
+        # targets flush their batches on every SCHEMA).
+        if not self.schema_sent:
+            super()._write_schema_message()
+            self.schema_sent = True
 
 
 class WindowedStream(GongStream):
