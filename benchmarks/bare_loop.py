@@ -26,11 +26,16 @@ def fetch_filter(session: requests.Session, url: str, first: dict[str, Any]) -> 
     """Write every record of one filter, page by page, to stdout."""
     stream, items_key = STREAMS[first["path"]]
     # GET sends its filter (and cursor) in the query, POST in the JSON body.
-    arguments = "params" if first["method"] == "GET" else "json"
-    request = dict(first["query"] if first["method"] == "GET" else first["body"])
+    in_query = first["method"] == "GET"
+    request = dict(first["query"] if in_query else first["body"])
     write = sys.stdout.write
     while True:
-        response = session.request(first["method"], url + first["path"], **{arguments: request})
+        response = session.request(
+            first["method"],
+            url + first["path"],
+            params=request if in_query else None,
+            json=None if in_query else request,
+        )
         if response.status_code == 404:  # Gong's "no data in this range"
             return
         response.raise_for_status()

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -121,6 +122,7 @@ def run_into_sink(command: list[str], workdir: Path, name: str) -> ProcessRun:
             stdin=producer.stdout,
             start_new_session=True,
         )
+        assert producer.stdout is not None  # stdout=PIPE
         producer.stdout.close()  # the sink holds the only read end now
         wait_or_kill(producer)
         sandbox_cpu = own_cpu_seconds() - sandbox_cpu_before
@@ -318,7 +320,8 @@ def measure_cpu(bench: Bench, sandbox: GongSandbox, repeats: int) -> tuple[list[
     only ever adds CPU time.
     """
     config = unpaced_config(sandbox)
-    taps, bares = [], []
+    taps: list[ProcessRun] = []
+    bares: list[ProcessRun] = []
     for _ in range(repeats):
         sandbox.reset_log()
         taps.append(bench.tap(config))
@@ -402,7 +405,7 @@ def git(*args: str) -> str:
     return completed.stdout.strip()
 
 
-def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def markdown_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [header, tuple("-" * width for width in widths), *rows]
     return "\n".join(
@@ -432,7 +435,9 @@ PROFILE_PARTS = (
 
 def profile_table(profile: Path) -> str:
     """The tap's profiled run cut into parts, each without the parts nested in it."""
-    stats = pstats.Stats(str(profile)).stats  # (file, line, function) -> (cc, nc, tt, ct, ...)
+    # (file, line, function) -> (cc, nc, tt, ct, callers). Typeshed leaves the attribute out.
+    stats: dict[tuple[str, int, str], tuple[Any, ...]]
+    stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
     total = max(entry[3] for entry in stats.values())
     cumulative = {
         part: sum(

@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import backoff
 import requests
 from singer_sdk.authenticators import BasicAuthenticator, BearerTokenAuthenticator
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import (
+    AbortedSyncFailedException,
+    AbortedSyncPausedException,
+    RetriableAPIError,
+)
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.streams import RESTStream
@@ -272,6 +276,27 @@ class GongStream(RESTStream[str | None]):
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         return self.shaper.shape(row)
 
+    # Child streams: fed a whole page of this stream's answers, never one record.
+
+    @override
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> Iterable[Context | None]:
+        # The SDK would sync each child once per record (a SCHEMA message and a metrics
+        # line each time): children get whole pages from `sync_page_children` instead.
+        return ()
+
+    def sync_page_children(self, page: list[dict]) -> None:
+        """Hand one page of Gong's items to each selected `PageChildStream` of this stream."""
+        for child in self.child_streams:
+            if isinstance(child, PageChildStream) and (
+                child.selected or child.has_selected_descendents
+            ):
+                try:
+                    child.sync_page(page)
+                except (AbortedSyncFailedException, AbortedSyncPausedException):
+                    continue  # a child's record limit stops that child only, as in the SDK
+
 
 class FullTableStream(GongStream):
     """A Gong list read whole on every run (users, workspaces, settings): no bookmark."""
@@ -286,6 +311,56 @@ class FullTableStream(GongStream):
 
     def requests_started(self) -> int:
         return self.pacer.requests_started
+
+
+class PageChildStream(GongStream):
+    """Records derived from each page of items its parent stream reads (`parent_stream_type`).
+
+    The parent's bookmark covers them: a page's child records are emitted before the
+    parent commits the window holding it, so a run stopped anywhere resumes with nothing
+    lost, and the child keeps no state per parent item or page.
+    """
+
+    is_sorted = False
+
+    def __init__(self, tap: Tap, settings: GongSettings, pacer: RequestPacer) -> None:
+        super().__init__(tap, settings, pacer)
+        # One state for the stream, not one partition per context (the SDK's default).
+        self.state_partitioning_keys = ()
+        self.page: list[dict] = []
+        self.schema_sent = False
+
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        """This stream's records for one page of the parent's items."""
+        raise NotImplementedError
+
+    def sync_page(self, page: list[dict]) -> None:
+        """Emit the records of one page of the parent's items (memory: one page)."""
+        self.page = page
+        try:
+            self.sync()
+        finally:
+            self.page = []
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        return self.records_of_page(self.page)
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        # No bookmark of its own: a max-so-far over unsorted pages would overstate what
+        # is extracted. Where to resume is the parent's bookmark.
+        return
+
+    @override
+    def _write_schema_message(self) -> None:
+        # `sync` writes SCHEMA each time, here once per page: once a run is enough (some
+        # targets flush their batches on every SCHEMA).
+        if not self.schema_sent:
+            super()._write_schema_message()
+            self.schema_sent = True
 
 
 class WindowedStream(GongStream):
@@ -414,11 +489,19 @@ class CompanyDayStream(WindowedStream):
     The zone is learned from Gong's answers (`timeZone`) and kept in the stream's state;
     until then a day counts as over only once it is over at UTC-12. The bookmark is the
     last finished day; a lookback of N re-reads the N latest finished days.
+
+    An endpoint that answers day by day for a range is asked `days_per_window` days at a
+    time; one that accepts the current day (`reads_current_day`) reads it on every run,
+    while the bookmark stays at the last finished day.
     """
 
     replication_key = "fromDate"
     http_method = "POST"
-    window_unit = "company days"
+    window_unit = "company-day windows"
+    #: Days per request (and per STATE): more than one where Gong answers day by day.
+    days_per_window: ClassVar[int] = 1
+    #: Whether Gong accepts the current company day (`to` = the next day) for this endpoint.
+    reads_current_day: ClassVar[bool] = False
 
     @override
     def parse_bookmark(self, value: str) -> dt.date:
@@ -429,15 +512,22 @@ class CompanyDayStream(WindowedStream):
         day = self.settings.first_instant.date()
         if (bookmark := self.saved_bookmark()) is not None:
             day = max(day, bookmark + ONE_DAY - self.settings.lookback)
-        # Re-evaluated after every day: the company zone is learned from answers.
-        while day < self.company_today():
-            next_day = day + ONE_DAY
+        # Re-evaluated after every window: the company zone is learned from answers.
+        while day < (end := self.last_day_to_read() + ONE_DAY):
+            next_day = min(day + dt.timedelta(days=self.days_per_window), end)
             yield {"fromDate": day.isoformat(), "toDate": next_day.isoformat()}
             day = next_day
 
+    def last_day_to_read(self) -> dt.date:
+        """The last company day this run reads: the current one only if Gong accepts it."""
+        today = self.company_today()
+        return today if self.reads_current_day else today - ONE_DAY
+
     @override
     def window_bookmark(self, window: Window) -> str:
-        return window["fromDate"]  # the last finished day
+        # The last finished day, never the current one (still filling up).
+        last_day = dt.date.fromisoformat(window["toDate"]) - ONE_DAY
+        return min(last_day, self.company_today() - ONE_DAY).isoformat()
 
     @override
     def validate_response(self, response: requests.Response) -> None:
@@ -457,11 +547,20 @@ class CompanyDayStream(WindowedStream):
 
     @property
     def company_zone_name(self) -> str | None:
-        """The company zone Gong reported, kept in state so later runs know it up front."""
-        return self.stream_state.get("company_time_zone")
+        """The company zone Gong reported, kept in state so later runs know it up front.
+
+        Some endpoints never report it (day-by-day activity, answered scorecards): they
+        use the zone another company-day stream learned, found in the tap's state.
+        """
+        if own := self.stream_state.get("company_time_zone"):
+            return str(own)
+        bookmarks = self.tap_state.get("bookmarks", {}).values()
+        return next(
+            (str(b["company_time_zone"]) for b in bookmarks if b.get("company_time_zone")), None
+        )
 
     def learn_company_zone(self, name: str | None) -> None:
-        if name and name != self.company_zone_name and company_zone(name):
+        if name and name != self.stream_state.get("company_time_zone") and company_zone(name):
             self.logger.info("Gong reports the company time zone %s", name)
             self.stream_state["company_time_zone"] = name
 

@@ -32,6 +32,7 @@ class GongSettings:
     max_retry_wait_seconds: int = 300
     max_retry_time_seconds: int = 900
     request_timeout_seconds: int = 60
+    call_details_media: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GongSettings:

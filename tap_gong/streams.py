@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +13,16 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_gong.answers import gong_body
-from tap_gong.client import CompanyDayStream, DateTimeWindowStream, GongStream, Window
+from tap_gong.client import (
+    ONE_DAY,
+    CompanyDayStream,
+    DateTimeWindowStream,
+    FullTableStream,
+    GongStream,
+    PageChildStream,
+    Window,
+)
+from tap_gong.windows import company_zone, parse_instant
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -99,5 +110,290 @@ class InteractionStatsStream(CompanyDayStream):
         return record
 
 
+# Coaching and activity: scorecards, their answers, daily user activity, trackers.
+
+# Company days per day-by-day request: Gong answers each day of a range separately.
+ACTIVITY_DAYS_PER_REQUEST = 30
+# Company days per answered-scorecards request: reviews are few, so a month is one page
+# or a few.
+REVIEW_DAYS_PER_REQUEST = 30
+
+
+class ScorecardsStream(FullTableStream):
+    """Every scorecard definition with its questions, read whole on every run."""
+
+    name = "scorecards"
+    path = "/v2/settings/scorecards"
+    primary_keys = ("scorecardId",)
+    records_jsonpath = "$.scorecards[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:settings:scorecards:read"
+
+
+class TrackersStream(FullTableStream):
+    """Every keyword tracker of every workspace, read whole on every run."""
+
+    name = "trackers"
+    path = "/v2/settings/trackers"
+    primary_keys = ("trackerId",)
+    records_jsonpath = "$.keywordTrackers[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:settings:trackers:read"
+
+
+class AnsweredScorecardsStream(CompanyDayStream):
+    """Every answered scorecard (one review of one call), by the company day of its review.
+
+    Gong filters on the review's company day (`reviewFromDate`, `reviewToDate`
+    exclusive) and accepts the current day, so each run reads up to now. Answers are
+    edited after `reviewTime` and reviews are filed all day, so the bookmark is a company
+    day, never a review's instant: the last finished day (`YYYY-MM-DD`), which sorts
+    before the `reviewTime` of every review not yet extracted. The current day is read
+    again next run, and a lookback of N re-reads the N finished days before it.
+    """
+
+    name = "answered_scorecards"
+    path = "/v2/stats/activity/scorecards"
+    primary_keys = ("answeredScorecardId",)
+    replication_key = "reviewTime"
+    records_jsonpath = "$.answeredScorecards[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:stats:scorecards"
+    days_per_window = REVIEW_DAYS_PER_REQUEST
+    reads_current_day = True
+
+    @override
+    def request_filter(self, window: Window) -> dict[str, Any]:
+        return {"reviewFromDate": window["fromDate"], "reviewToDate": window["toDate"]}
+
+
+class UserActivityStream(CompanyDayStream):
+    """Each user's activity for each complete company day, one record per user and day.
+
+    Gong answers a range day by day, so a request covers up to a month of days. Its
+    answers carry no time zone: the company days are those of the zone another stats
+    stream learned (see `CompanyDayStream.company_zone_name`), UTC-12 until then.
+    """
+
+    name = "user_activity"
+    path = "/v2/stats/activity/day-by-day"
+    primary_keys = ("userId", "fromDate")
+    records_jsonpath = "$.usersDetailedActivities[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:stats:user-actions:detailed"
+    days_per_window = ACTIVITY_DAYS_PER_REQUEST
+
+    @override
+    def request_filter(self, window: Window) -> dict[str, Any]:
+        if self.settings.user_ids:
+            return {**window, "userIds": list(self.settings.user_ids)}
+        return dict(window)
+
+    @override
+    def records_in_window(self, window: Window) -> Iterable[dict]:
+        for user in self.request_records(window):
+            for day_stats in user.get("userDailyActivityStats") or []:
+                yield self.day_record(user, day_stats)
+
+    def day_record(self, user: dict, day_stats: dict) -> dict:
+        """One user's day: Gong's activity lists, each with its count, on the company day."""
+        day = self.company_day(day_stats["fromDate"])
+        record = {
+            **day_stats,
+            "userId": user.get("userId"),
+            "userEmailAddress": user.get("userEmailAddress"),
+            "fromDate": day.isoformat(),
+            "toDate": (day + ONE_DAY).isoformat(),
+        }
+        for activity, count_column in self.count_columns.items():
+            record[count_column] = len(day_stats.get(activity) or ())
+        return record
+
+    def company_day(self, day_start: str) -> dt.date:
+        """The company day that starts at Gong's `fromDate` (an instant in the company's offset)."""
+        start = parse_instant(day_start)
+        zone = company_zone(self.company_zone_name)
+        return (start.astimezone(zone) if zone else start).date()
+
+    @cached_property
+    def count_columns(self) -> dict[str, str]:
+        """Each activity list and its count column, as the schema declares them."""
+        fields = self.schema["properties"]
+        return {name: f"{name}Count" for name in fields if f"{name}Count" in fields}
+
+
+# The whole call: details, participants and transcripts from one listing; users, workspaces.
+
+# What /v2/calls/extensive sends of each call besides its metaData, all of it by default.
+CALL_PARTS = ("context", "parties", "content", "interaction", "collaboration", "media")
+CALL_CONTENT_FIELDS = (
+    "structure", "topics", "trackers", "trackerOccurrences", "pointsOfInterest",
+    "brief", "outline", "highlights", "callOutcome", "keyPoints",
+)  # fmt: skip
+CALL_INTERACTION_FIELDS = ("speakers", "video", "personInteractionStats", "questions")
+EVERY_CALL_DETAIL: dict[str, Any] = {
+    "context": "Extended",
+    "contextTiming": ["Now", "TimeOfCall"],
+    "exposedFields": {
+        "parties": True,
+        "content": dict.fromkeys(CALL_CONTENT_FIELDS, True),
+        "interaction": dict.fromkeys(CALL_INTERACTION_FIELDS, True),
+        "collaboration": {"publicComments": True},
+    },
+}
+# Enough for the child streams alone: the ids, starts and parties of the calls.
+PARTIES_ONLY: dict[str, Any] = {"exposedFields": {"parties": True}}
+
+
+def call_id_and_start(call: dict) -> tuple[Any, Any]:
+    """The call's `id` and `started`, from its metaData."""
+    meta = call.get("metaData") or {}
+    return meta.get("id"), meta.get("started")
+
+
+class CallDetailsStream(DateTimeWindowStream):
+    """Every call with all its details (CallData), one record per call.
+
+    Gong's /extensive filters on the call's start, so each call is in exactly one
+    window. Its pages also feed call_participants and call_transcripts (page children),
+    which is why it runs, unselected and asking Gong for less, when only they are selected.
+    """
+
+    name = "call_details"
+    path = "/v2/calls/extensive"
+    http_method = "POST"
+    primary_keys = ("id",)
+    records_jsonpath = "$.calls[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:calls:read:extensive"
+
+    @cached_property
+    def content_selector(self) -> dict[str, Any]:
+        if not self.selected:
+            return PARTIES_ONLY
+        if self.settings.call_details_media:
+            exposed = {**EVERY_CALL_DETAIL["exposedFields"], "media": True}
+            return {**EVERY_CALL_DETAIL, "exposedFields": exposed}
+        return EVERY_CALL_DETAIL
+
+    @override
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        call_filter: dict[str, Any] = dict(context or {})
+        if self.settings.workspace_id:
+            call_filter["workspaceId"] = self.settings.workspace_id
+        body: dict[str, Any] = {"filter": call_filter, "contentSelector": self.content_selector}
+        if next_page_token:
+            body["cursor"] = next_page_token
+        return body
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        page = list(super().parse_response(response))
+        self.sync_page_children(page)
+        for call in page:
+            call_id, started = call_id_and_start(call)
+            yield {
+                "id": call_id,
+                "started": started,
+                **{part: call[part] for part in CALL_PARTS if part in call},
+                "metaData": call.get("metaData"),
+            }
+
+
+class CallParticipantsStream(PageChildStream):
+    """Every participant of every call, one record per party, from call_details' answers."""
+
+    name = "call_participants"
+    parent_stream_type = CallDetailsStream
+    primary_keys = ("callId", "id")
+    replication_key = "started"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:calls:read:extensive"
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for call in page:
+            call_id, started = call_id_and_start(call)
+            for party in call.get("parties") or []:
+                yield {**party, "callId": call_id, "started": started}
+
+
+class CallTranscriptsStream(PageChildStream):
+    """Every call's transcript, one record per call: one request per page of calls.
+
+    Gong's transcript items carry no time, so each page of calls call_details reads
+    (its ids and starts) becomes one transcript request by `callIds` (at most 100, a
+    page): never one request per call, and memory holds one page.
+    """
+
+    name = "call_transcripts"
+    parent_stream_type = CallDetailsStream
+    path = "/v2/calls/transcript"
+    http_method = "POST"
+    primary_keys = ("callId",)
+    replication_key = "started"
+    records_jsonpath = "$.callTranscripts[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:calls:read:transcript"
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        started = dict(map(call_id_and_start, page))
+        if not started:
+            return
+        for item in self.request_records(None):
+            yield {**item, "started": started.get(item.get("callId"))}
+
+    @override
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        call_ids = [call_id_and_start(call)[0] for call in self.page]
+        body: dict[str, Any] = {"filter": {"callIds": call_ids}}
+        if next_page_token:
+            body["cursor"] = next_page_token
+        return body
+
+
+class UsersStream(FullTableStream):
+    """Every Gong user (UserMetadata), read whole on every run."""
+
+    name = "users"
+    path = "/v2/users"
+    primary_keys = ("id",)
+    records_jsonpath = "$.users[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:users:read"
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return {"cursor": next_page_token}
+
+
+class WorkspacesStream(FullTableStream):
+    """Every Gong workspace, read whole on every run (one request)."""
+
+    name = "workspaces"
+    path = "/v2/workspaces"
+    primary_keys = ("id",)
+    records_jsonpath = "$.workspaces[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:workspaces:read"
+
+
 # Every stream the tap offers; tap.py discovers these.
-STREAM_TYPES: tuple[type[GongStream], ...] = (CallsStream, InteractionStatsStream)
+STREAM_TYPES: tuple[type[GongStream], ...] = (
+    CallsStream,
+    InteractionStatsStream,
+    ScorecardsStream,
+    AnsweredScorecardsStream,
+    UserActivityStream,
+    TrackersStream,
+    CallDetailsStream,
+    CallParticipantsStream,
+    CallTranscriptsStream,
+    UsersStream,
+    WorkspacesStream,
+)

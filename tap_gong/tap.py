@@ -150,6 +150,13 @@ class TapGong(Tap):
             default=GongSettings.default("request_timeout_seconds"),
             description="Seconds to wait for Gong's answer to one request.",
         ),
+        th.Property(
+            "call_details_media",
+            th.BooleanType,
+            default=GongSettings.default("call_details_media"),
+            description="Also extract call_details' `media` (audio and video URLs; Gong "
+            "signs them for a few hours only, so they change on every run).",
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox, SandboxSettings
+from tap_gong.sandbox import GongSandbox, RequestLogEntry, SandboxSettings
 
 UTC = dt.timezone.utc
 SANDBOX_NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
@@ -39,6 +39,7 @@ def sandbox_settings(**overrides: Any) -> SandboxSettings:
 def tap_config(sandbox: GongSandbox, **overrides: Any) -> dict[str, Any]:
     """Config for a backfill of the sandbox's history, the tap's clock set to the sandbox's."""
     settings = sandbox.settings
+    assert settings.now is not None, "tap_config backfills a sandbox whose clock is frozen"
     defaults: dict[str, Any] = {
         "start_date": (settings.now - dt.timedelta(days=settings.days)).isoformat(),
         "end_date": sandbox.now().isoformat(),
@@ -139,6 +140,12 @@ def expected_stats(sandbox: GongSandbox, config: dict[str, Any]) -> dict[tuple[s
         for day in company_days(sandbox, config)
         for item in sandbox.interaction_stats(day)
     }
+
+
+def json_body(entry: RequestLogEntry) -> dict[str, Any]:
+    """The JSON body of a logged request that has one (Gong's POST endpoints)."""
+    assert entry.body is not None, f"{entry.method} {entry.path} came without a JSON body"
+    return entry.body
 
 
 def instant(value: str) -> dt.datetime:

@@ -14,6 +14,7 @@ from tap_gong.sandbox import GongSandbox
 from tests.support import (
     expected_stats,
     instant,
+    json_body,
     run_tap,
     sandbox_settings,
     start_tap,
@@ -27,7 +28,7 @@ def request_starts(sandbox: GongSandbox) -> tuple[list[dt.datetime], list[dt.dat
     """The earliest moments asked of each endpoint since the log was last reset."""
     calls = [instant(r.query["fromDateTime"]) for r in sandbox.requests if r.path == "/v2/calls"]
     stats = [
-        dt.date.fromisoformat(r.body["filter"]["fromDate"])
+        dt.date.fromisoformat(json_body(r)["filter"]["fromDate"])
         for r in sandbox.requests
         if r.path == "/v2/stats/interaction"
     ]

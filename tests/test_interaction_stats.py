@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from tap_gong.sandbox import GongSandbox
-from tests.support import expected_stats, instant, run_tap, sandbox_settings, tap_config
+from tests.support import (
+    expected_stats,
+    instant,
+    json_body,
+    run_tap,
+    sandbox_settings,
+    tap_config,
+)
 
 PIVOTED = {
     "Longest Monologue": "longestMonologue",
@@ -20,7 +27,7 @@ PIVOTED = {
 
 
 def stats_requests(sandbox: GongSandbox) -> list[dict]:
-    return [r.body["filter"] for r in sandbox.requests if r.path == "/v2/stats/interaction"]
+    return [json_body(r)["filter"] for r in sandbox.requests if r.path == "/v2/stats/interaction"]
 
 
 def test_stats_records_equal_what_gong_computes_per_user_and_company_day(

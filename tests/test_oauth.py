@@ -193,7 +193,9 @@ def test_a_rotation_without_a_credentials_file_warns_naming_the_setting(sandbox,
     assert "oauth_credentials_file is not set" in warnings[0]
 
 
-def test_concurrent_runs_sharing_the_file_refresh_only_once(sandbox, tmp_path):
+def test_concurrent_runs_sharing_the_file_refresh_only_once(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
     credentials_file = tmp_path / "gong-oauth.json"
     runs = [authenticator(sandbox, credentials_file) for _ in range(6)]
     start = threading.Barrier(len(runs))
@@ -213,7 +215,9 @@ def test_concurrent_runs_sharing_the_file_refresh_only_once(sandbox, tmp_path):
     assert sandbox.oauth.refreshes == 1
 
 
-def test_no_token_appears_in_any_log_line_or_error_even_at_debug(sandbox, tmp_path, caplog):
+def test_no_token_appears_in_any_log_line_or_error_even_at_debug(
+    sandbox: GongSandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     credentials_file = tmp_path / "gong-oauth.json"
     errors: list[str] = []
     with caplog.at_level(logging.DEBUG):

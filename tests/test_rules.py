@@ -34,7 +34,9 @@ def test_retry_after_as_an_http_date_is_the_time_until_then() -> None:
     later = dt.datetime.now(UTC) + dt.timedelta(seconds=120)
     header = email.utils.format_datetime(later, usegmt=True)
 
-    assert 115 <= retry_after_seconds(answer_with({"Retry-After": header})) <= 120
+    seconds = retry_after_seconds(answer_with({"Retry-After": header}))
+    assert seconds is not None
+    assert 115 <= seconds <= 120
 
 
 def test_missing_or_garbled_retry_after_is_unknown() -> None:

@@ -207,7 +207,9 @@ class SnowflakeEmulatorWarehouse:
 
     def query(self, sql: str) -> list[tuple]:
         with self.server.connect(self.database) as connection:
-            return connection.cursor().execute(sql).fetchall()
+            cursor = connection.cursor()
+            cursor.execute(sql)  # returns the cursor itself, or None for an empty statement
+            return cursor.fetchall()
 
     def column_types(self, table: str) -> dict[str, str]:
         """Column name -> Snowflake data type (DESCRIBE TABLE fails on fakesnow)."""

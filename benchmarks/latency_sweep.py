@@ -1,0 +1,221 @@
+"""How much of Gong's allowance the tap uses when each answer takes a while.
+
+    python benchmarks/latency_sweep.py                   # latencies 0, 0.3, 1, 2 s (~10 min)
+    python benchmarks/latency_sweep.py --quick           # small numbers (~80 s)
+    python benchmarks/latency_sweep.py --latencies 0 1   # only these latencies
+
+(1) A backfill of both streams, once per answer latency, against the sandbox enforcing
+Gong's 3 requests per rolling second. The share of the allowance used is requests /
+(wall time x 3): with one request in flight it cannot exceed 1 / (3 x latency), and
+several requests in flight are what would raise it.
+
+(2) A backfill whose first 400 days have no data: the interaction_stats requests spent
+on them, against the days that have data. It runs unpaced, as only the count matters.
+
+The installed `tap-gong` runs through run.py's Bench: its output goes into sink.py, its
+peak RSS comes from measure.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from run import (
+    CALLS_PATH,
+    GONG_REQUESTS_PER_SECOND,
+    ROLLING_SECOND_PAUSE,
+    SANDBOX_NOW,
+    UNPACED_REQUESTS_PER_SECOND,
+    Bench,
+    ProcessRun,
+    days_between,
+    extra,
+    first_pages,
+    machine,
+    markdown_table,
+    pages,
+    run_into_sink,
+    tap_config,
+    tap_executable,
+)
+
+from tap_gong.sandbox import GongSandbox, SandboxSettings
+from tap_gong.windows import parse_instant
+
+STATS_PATH = "/v2/stats/interaction"
+# The tap's other streams would add requests the minimum below does not count.
+SWEPT_STREAMS = frozenset({"calls", "interaction_stats"})
+DEFAULT_LATENCIES = (0.0, 0.3, 1.0, 2.0)
+EMPTY_HISTORY = dt.timedelta(days=400)
+
+
+@dataclass(frozen=True)
+class Scale:
+    calls: int
+    days: int  # of history, all of it with calls (so with stats)
+
+
+# 90 calls windows' pages + 60 stats days: 150 requests, 50 s at Gong's floor.
+FULL = Scale(calls=9_000, days=60)
+QUICK = Scale(calls=1_000, days=10)
+
+
+def swept_streams_catalog(config: dict[str, Any]) -> dict[str, Any]:
+    """The tap's catalog with only SWEPT_STREAMS selected."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as config_file:
+        json.dump(config, config_file)
+        config_file.flush()
+        discovered = subprocess.run(
+            [str(tap_executable()), "--config", config_file.name, "--discover"],
+            capture_output=True,
+            check=True,
+        )
+    catalog = json.loads(discovered.stdout)
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if not entry["breadcrumb"]:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in SWEPT_STREAMS
+    return catalog
+
+
+def run_tap(bench: Bench, config: dict[str, Any], catalog: dict[str, Any]) -> ProcessRun:
+    """run.py's Bench.tap, with a catalog."""
+    command = [
+        str(tap_executable()),
+        "--config",
+        str(bench.file("config", config)),
+        "--catalog",
+        str(bench.file("catalog", catalog)),
+    ]
+    return run_into_sink(command, bench.workdir, f"{bench.runs:02d}-tap")
+
+
+def minimum_requests(sandbox: GongSandbox, config: dict) -> int:
+    """ceil(calls / 100) for each calls window the tap asked for, plus one per stats day."""
+    calls = sum(
+        pages(
+            len(
+                sandbox.calls(
+                    parse_instant(entry.query["fromDateTime"]),
+                    parse_instant(entry.query["toDateTime"]),
+                )
+            )
+        )
+        for entry in first_pages(sandbox.requests)
+        if entry.path == CALLS_PATH
+    )
+    start = parse_instant(config["start_date"])
+    return calls + days_between(start.date(), sandbox.company_today())
+
+
+def sweep_row(
+    bench: Bench, sandbox: GongSandbox, catalog: dict[str, Any], latency: float
+) -> tuple[str, ...]:
+    """One backfill at Gong's rate limit with answers taking `latency` seconds."""
+    sandbox.configure(
+        requests_per_second=GONG_REQUESTS_PER_SECOND, retry_after_seconds=1, latency_seconds=latency
+    )
+    sandbox.reset_log()
+    time.sleep(ROLLING_SECOND_PAUSE)
+    config = tap_config(sandbox)
+    run = run_tap(bench, config, catalog)
+    counters = sandbox.counters()
+    allowance = run.wall_seconds * GONG_REQUESTS_PER_SECOND
+    # One request in flight at a time cannot start more than 1 / latency per second.
+    one_in_flight = min(1.0, 1 / (latency * GONG_REQUESTS_PER_SECOND)) if latency else 1.0
+    return (
+        f"{latency:g} s",
+        f"{run.wall_seconds:.1f} s",
+        extra(counters["requests"], minimum_requests(sandbox, config)),
+        f"{counters['requests'] / allowance:.0%}",
+        f"{one_in_flight:.0%}",
+        str(counters["429"]),
+        f"{run.max_rss_mb:.0f} MB",
+        f"{run.records:,}",
+    )
+
+
+def empty_history_rows(
+    bench: Bench, sandbox: GongSandbox, catalog: dict[str, Any]
+) -> list[tuple[str, ...]]:
+    """A backfill from 400 days before the first call: what the empty days cost in stats."""
+    sandbox.configure(requests_per_second=None, latency_seconds=0)
+    sandbox.reset_log()
+    data_start = SANDBOX_NOW - dt.timedelta(days=sandbox.settings.days)
+    start = data_start - EMPTY_HISTORY
+    config = tap_config(
+        sandbox, start_date=start.isoformat(), max_requests_per_second=UNPACED_REQUESTS_PER_SECOND
+    )
+    run_tap(bench, config, catalog)
+    log = sandbox.requests
+    stats = [entry for entry in log if entry.path == STATS_PATH]
+    calls = [entry for entry in log if entry.path == CALLS_PATH]
+    today = sandbox.company_today()  # not over yet: not requested
+    days_with_data = sum(start.date() <= day < today for day in sandbox.stats_days())
+    days = days_between(start.date(), today)
+    return [
+        ("start_date", f"{start.date()} ({EMPTY_HISTORY.days} days before the first call)"),
+        ("stats days in range / with data", f"{days} / {days_with_data}"),
+        (
+            "interaction_stats requests (404 'no stats')",
+            f"{len(stats)} ({sum(entry.status == 404 for entry in stats)})",
+        ),
+        ("  of them on days with no data", str(len(stats) - days_with_data)),
+        (
+            "  at 3 per second",
+            f"{len(stats) / GONG_REQUESTS_PER_SECOND:.0f} s, "
+            f"{(len(stats) - days_with_data) / GONG_REQUESTS_PER_SECOND:.0f} s of them for nothing",
+        ),
+        (
+            "calls requests (404 'no calls')",
+            f"{len(calls)} ({sum(entry.status == 404 for entry in calls)})",
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run")
+    parser.add_argument(
+        "--latencies",
+        type=float,
+        nargs="+",
+        default=DEFAULT_LATENCIES,
+        metavar="SECONDS",
+        help="answer latencies to sweep (default: 0 0.3 1 2)",
+    )
+    args = parser.parse_args()
+    scale = QUICK if args.quick else FULL
+    settings = SandboxSettings(calls=scale.calls, days=scale.days, now=SANDBOX_NOW)
+    print(f"tap-gong latency sweep ({'quick' if args.quick else 'full'}): {machine()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="tap-gong-sweep-") as folder:
+        bench = Bench(Path(folder))
+        with GongSandbox(settings) as sandbox:
+            print(f"(1) backfill of {scale.calls:,} calls over {scale.days} days at 3 requests/s")
+            catalog = swept_streams_catalog(tap_config(sandbox))
+            rows = [sweep_row(bench, sandbox, catalog, latency) for latency in args.latencies]
+            header = (
+                "latency",
+                "wall",
+                "requests / minimum",
+                "allowance used",
+                "1-in-flight ceiling",
+                "429s",
+                "peak RSS",
+                "records",
+            )
+            print(markdown_table(header, rows), flush=True)
+            print("\n(2) long empty history, unpaced (request counts only)")
+            print(markdown_table(("measure", "value"), empty_history_rows(bench, sandbox, catalog)))
+
+
+if __name__ == "__main__":
+    main()
