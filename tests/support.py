@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import subprocess
@@ -81,16 +82,51 @@ class TapRun:
         return self.final_state["bookmarks"][stream]["replication_key_value"]
 
 
+# What tests of the tap's general rules run: the two streams every rule applies to.
+# Tests of a stream select it themselves; None selects every stream, as a user gets.
+CORE_STREAMS = ("calls", "interaction_stats")
+
+
+@functools.cache
+def discovered_catalog() -> str:
+    """`tap-gong --discover` (the catalog depends on no setting but needs a config)."""
+    config = {"access_key": "k", "access_key_secret": "s", "start_date": "2024-01-01"}
+    completed = subprocess.run(
+        [tap_executable(), "--config", "ENV", "--discover"],
+        capture_output=True,
+        text=True,
+        timeout=TAP_TIMEOUT_SECONDS,
+        env={**os.environ, **{f"TAP_GONG_{k.upper()}": v for k, v in config.items()}},
+        check=True,
+    )
+    return completed.stdout
+
+
+def catalog_selecting(streams: tuple[str, ...], tmp_path: Path) -> Path:
+    """A catalog file with only `streams` selected, as Meltano writes one."""
+    catalog = json.loads(discovered_catalog())
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    catalog_file = tmp_path / f"catalog-{os.urandom(4).hex()}.json"
+    catalog_file.write_text(json.dumps(catalog))
+    return catalog_file
+
+
 def tap_command(
     config: dict[str, Any],
     tmp_path: Path,
     state: dict | None = None,
     extra_args: tuple[str, ...] = (),
+    streams: tuple[str, ...] | None = CORE_STREAMS,
 ) -> list[str]:
     """The `tap-gong` command line for this config (and state), written to files as users do."""
     config_file = tmp_path / f"config-{os.urandom(4).hex()}.json"
     config_file.write_text(json.dumps(config))
     args = [tap_executable(), "--config", str(config_file), *extra_args]
+    if streams is not None and "--discover" not in extra_args:
+        args += ["--catalog", str(catalog_selecting(streams, tmp_path))]
     if state is not None:
         state_file = tmp_path / f"state-{os.urandom(4).hex()}.json"
         state_file.write_text(json.dumps(state))
@@ -102,12 +138,14 @@ def run_tap(
     config: dict[str, Any],
     tmp_path: Path,
     state: dict | None = None,
+    *,
     env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
+    streams: tuple[str, ...] | None = CORE_STREAMS,
 ) -> TapRun:
     """Run the installed `tap-gong` in a subprocess with this config (and state)."""
     completed = subprocess.run(
-        tap_command(config, tmp_path, state, extra_args),
+        tap_command(config, tmp_path, state, extra_args, streams),
         capture_output=True,
         text=True,
         timeout=TAP_TIMEOUT_SECONDS,
@@ -117,10 +155,12 @@ def run_tap(
     return TapRun(completed.returncode, completed.stdout, completed.stderr)
 
 
-def start_tap(config: dict[str, Any], tmp_path: Path) -> subprocess.Popen[str]:
+def start_tap(
+    config: dict[str, Any], tmp_path: Path, streams: tuple[str, ...] | None = CORE_STREAMS
+) -> subprocess.Popen[str]:
     """Start the installed `tap-gong` in the background, its Singer messages on a pipe."""
     return subprocess.Popen(
-        tap_command(config, tmp_path),
+        tap_command(config, tmp_path, streams=streams),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -27,16 +26,7 @@ def run_selected(
     **config: Any,
 ) -> TapRun:
     """Run the tap with only `streams` selected (a catalog from --discover, as Meltano does)."""
-    full_config = tap_config(sandbox, **config)
-    discovered = run_tap(full_config, tmp_path, extra_args=("--discover",))
-    catalog = json.loads(discovered.stdout)
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    catalog_file = tmp_path / f"catalog-{'-'.join(streams)}.json"
-    catalog_file.write_text(json.dumps(catalog))
-    run = run_tap(full_config, tmp_path, state, extra_args=("--catalog", str(catalog_file)))
+    run = run_tap(tap_config(sandbox, **config), tmp_path, state, streams=streams)
     assert run.returncode == 0, run.stderr[-2000:]
     return run
 
