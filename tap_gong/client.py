@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import backoff
 import requests
-from singer_sdk.authenticators import BasicAuthenticator, BearerTokenAuthenticator
+from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import (
     AbortedSyncFailedException,
     AbortedSyncPausedException,
@@ -57,8 +57,7 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_gong.pacing import RequestPacer
-    from tap_gong.settings import GongSettings
+    from tap_gong.access import GongRun
 
 CONNECT_TIMEOUT_SECONDS = 10
 # Gong publishes a call only once it has processed it, hours after the call started:
@@ -96,9 +95,10 @@ class GongStream(RESTStream[str | None]):
     #: The OAuth scope Gong asks for this endpoint (named in a 401/403).
     required_scope: ClassVar[str]
 
-    def __init__(self, tap: Tap, settings: GongSettings, pacer: RequestPacer) -> None:
-        self.settings = settings
-        self.pacer = pacer
+    def __init__(self, tap: Tap, run: GongRun) -> None:
+        self.run = run
+        self.settings = settings = run.settings
+        self.pacer = run.pacer
         self.retry_policy = RetryPolicy(
             max_retries=settings.max_retries,
             max_retry_wait_seconds=settings.max_retry_wait_seconds,
@@ -114,17 +114,12 @@ class GongStream(RESTStream[str | None]):
     @override
     @property
     def url_base(self) -> str:
-        return self.settings.base_url
+        return self.run.access.base_url()
 
     @override
-    @cached_property
-    def authenticator(self) -> BasicAuthenticator | BearerTokenAuthenticator:
-        if token := self.settings.access_token:
-            return BearerTokenAuthenticator(token=token)
-        return BasicAuthenticator(
-            username=self.settings.access_key or "",
-            password=self.settings.access_key_secret or "",
-        )
+    @property
+    def authenticator(self) -> APIAuthenticatorBase:
+        return self.run.access.authenticator
 
     @override
     @property
@@ -178,6 +173,10 @@ class GongStream(RESTStream[str | None]):
         status = response.status_code
         if is_no_data(response):
             return
+        oauth = self.run.access.oauth
+        if status == 401 and oauth is not None and oauth.refresh_after_unauthorized(response):
+            # The OAuth access token expired: the retry carries the renewed one.
+            raise RetriableAPIError("Gong's OAuth access token expired", response)
         if status in (401, 403):
             raise GongAuthError(self.refused_message(response))
         if status == 429:
@@ -323,8 +322,8 @@ class PageChildStream(GongStream):
 
     is_sorted = False
 
-    def __init__(self, tap: Tap, settings: GongSettings, pacer: RequestPacer) -> None:
-        super().__init__(tap, settings, pacer)
+    def __init__(self, tap: Tap, run: GongRun) -> None:
+        super().__init__(tap, run)
         # One state for the stream, not one partition per context (the SDK's default).
         self.state_partitioning_keys = ()
         self.page: list[dict] = []

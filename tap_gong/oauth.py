@@ -21,7 +21,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,8 @@ from singer_sdk.authenticators import APIAuthenticatorBase
 from typing_extensions import override
 
 from tap_gong.errors import GongTapError
+from tap_gong.settings import GONG_TOKEN_URL
 
-GONG_TOKEN_URL = "https://app.gong.io/oauth2/generate-customer-token"
 # Renew a tenth of the lifetime (at most this long) before Gong's expiry, so a request
 # never leaves with a token about to die, and a short-lived token still gets used.
 EXPIRY_MARGIN_SECONDS = 60
@@ -42,7 +42,7 @@ TOKEN_TIMEOUT_SECONDS = (10, 60)  # connect, read
 OAUTH_ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 
 CREDENTIALS_FILE_SETTING = "oauth_credentials_file"
-REFRESH_TOKEN_SETTING = "oauth_refresh_token"
+REFRESH_TOKEN_SETTING = "refresh_token"
 
 
 class GongOAuthError(GongTapError):
@@ -59,7 +59,7 @@ class OAuthCredentials:
     """One link of the token chain, as kept in the credentials file."""
 
     refresh_token: str = field(repr=False)
-    # Fingerprint of the configured oauth_refresh_token the chain started from: when the
+    # Fingerprint of the configured refresh_token the chain started from: when the
     # user sets a new one (after re-authorising the app), the file's chain is stale.
     origin: str
     access_token: str | None = field(default=None, repr=False)
@@ -198,20 +198,6 @@ class GongOAuthAuthenticator(APIAuthenticatorBase):
         # The current token replaced one Gong rejected, and Gong has not accepted it yet.
         self._awaiting_acceptance = False
         self._rotation_warned = False
-
-    @classmethod
-    def from_config(
-        cls, config: Mapping[str, Any], logger: logging.Logger | None = None
-    ) -> GongOAuthAuthenticator:
-        """The authenticator the settings of `oauth_properties()` describe."""
-        return cls(
-            client_id=config["oauth_client_id"],
-            client_secret=config["oauth_client_secret"],
-            refresh_token=config[REFRESH_TOKEN_SETTING],
-            credentials_file=config.get(CREDENTIALS_FILE_SETTING),
-            token_url=config.get("oauth_token_url") or GONG_TOKEN_URL,
-            logger=logger,
-        )
 
     @property
     def api_base_url(self) -> str | None:
@@ -356,8 +342,8 @@ class GongOAuthAuthenticator(APIAuthenticatorBase):
             )
         if code == "invalid_client" or response.status_code == 401:
             return GongOAuthError(
-                f"Gong refused the OAuth app's credentials ({status}): check oauth_client_id "
-                "and oauth_client_secret."
+                f"Gong refused the OAuth app's credentials ({status}): check client_id "
+                "and client_secret."
             )
         return GongOAuthError(
             f"Gong's token endpoint {self._token_url} failed ({status}); the refresh token "
@@ -379,11 +365,11 @@ class GongOAuthAuthenticator(APIAuthenticatorBase):
 
 
 def oauth_properties() -> list[th.Property]:
-    """The settings `GongOAuthAuthenticator.from_config` reads, for the tap's config schema."""
+    """The settings of a Gong OAuth app, for the tap's config schema."""
     return [
-        th.Property("oauth_client_id", th.StringType, description="Gong OAuth app client id."),
+        th.Property("client_id", th.StringType, description="Gong OAuth app client id."),
         th.Property(
-            "oauth_client_secret",
+            "client_secret",
             th.StringType,
             secret=True,
             description="Gong OAuth app client secret.",

@@ -69,6 +69,8 @@ class RetryPolicy:
     def wait_before_retry(self, fault: BaseException | None, attempt: int) -> float:
         """Seconds to wait after the `attempt`-th failed try (1-based)."""
         response = getattr(fault, "response", None)
+        if isinstance(response, requests.Response) and response.status_code == 401:
+            return 0.0  # an expired OAuth token, already renewed: nothing to wait for
         if isinstance(response, requests.Response) and response.status_code == 429:
             wait = retry_after_seconds(response)
             if wait is not None:

@@ -10,6 +10,8 @@ from typing import Any
 from tap_gong.windows import parse_instant
 
 DEFAULT_API_URL = "https://api.gong.io"
+# Where a Gong OAuth app renews its tokens (the same for every customer).
+GONG_TOKEN_URL = "https://app.gong.io/oauth2/generate-customer-token"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +22,11 @@ class GongSettings:
     access_key: str | None = None
     access_key_secret: str | None = dataclasses.field(default=None, repr=False)
     access_token: str | None = dataclasses.field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = dataclasses.field(default=None, repr=False)
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)
+    oauth_credentials_file: str | None = None
+    oauth_token_url: str = GONG_TOKEN_URL
     api_url: str = DEFAULT_API_URL
     end_date: str | None = None
     workspace_id: str | None = None

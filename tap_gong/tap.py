@@ -25,8 +25,10 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
+from tap_gong.access import GongAccess, GongRun
 from tap_gong.client import GongStream, WindowedStream
 from tap_gong.errors import GongStateError, GongTapError
+from tap_gong.oauth import oauth_properties
 from tap_gong.pacing import RequestPacer
 from tap_gong.progress import StreamTally
 from tap_gong.settings import DEFAULT_API_URL, GongSettings
@@ -62,6 +64,7 @@ class TapGong(Tap):
             secret=True,
             description="Gong OAuth access token; the alternative to access_key/access_key_secret.",
         ),
+        *oauth_properties(),
         th.Property(
             "api_url",
             th.StringType,
@@ -178,11 +181,15 @@ class TapGong(Tap):
     @override
     def discover_streams(self) -> list[GongStream]:
         settings = GongSettings.from_config(self.config)
-        # One pacer for the whole run: every stream's requests share Gong's allowance.
-        pacer = RequestPacer(
-            rate=settings.max_requests_per_second, budget=settings.max_requests_per_run
+        run = GongRun(
+            settings=settings,
+            # One pacer for the whole run: every stream's requests share Gong's allowance.
+            pacer=RequestPacer(
+                rate=settings.max_requests_per_second, budget=settings.max_requests_per_run
+            ),
+            access=GongAccess(settings, "api_url" in self.config, self.logger),
         )
-        return [stream_class(self, settings=settings, pacer=pacer) for stream_class in STREAM_TYPES]
+        return [stream_class(self, run) for stream_class in STREAM_TYPES]
 
     def log_run_summary(self) -> None:
         """One line for the whole run."""
@@ -332,21 +339,38 @@ def quiet_handled_errors(logger: logging.Logger) -> None:
             handler.addFilter(HandledErrorFilter())
 
 
+# The ways into Gong, and the settings each needs together.
+AUTH_METHODS = {
+    "access_key/access_key_secret": ("access_key", "access_key_secret"),
+    "access_token": ("access_token",),
+    "client_id/client_secret/refresh_token": ("client_id", "client_secret", "refresh_token"),
+}
+
+
+def auth_errors(config: Mapping[str, Any]) -> list[str]:
+    """Exactly one way into Gong, with all its settings."""
+    used = [name for name, keys in AUTH_METHODS.items() if any(config.get(k) for k in keys)]
+    if not used:
+        return [
+            "Set access_key and access_key_secret (HTTP Basic), or access_token (OAuth). "
+            "For a Gong OAuth app: client_id, client_secret and refresh_token."
+        ]
+    if len(used) > 1:
+        return [f"Both {' and '.join(used)} are set: keep one auth method."]
+    missing = [key for key in AUTH_METHODS[used[0]] if not config.get(key)]
+    if not missing:
+        return []
+    if used[0] == "access_key/access_key_secret":
+        return ["access_key and access_key_secret go together: set both, or use access_token."]
+    return [
+        "client_id, client_secret and refresh_token go together (a Gong OAuth app): "
+        f"set {', '.join(missing)}."
+    ]
+
+
 def gong_config_errors(config: Mapping[str, Any]) -> list[str]:
     """What the config schema cannot say: one auth method, parseable dates, a safe URL."""
-    errors = []
-    basic = [config.get("access_key"), config.get("access_key_secret")]
-    token = config.get("access_token")
-    if token and any(basic):
-        errors.append(
-            "Both access_token and access_key/access_key_secret are set: keep one auth method."
-        )
-    elif not token and not all(basic):
-        errors.append(
-            "Set access_key and access_key_secret (HTTP Basic), or access_token (OAuth)."
-            if not any(basic)
-            else "access_key and access_key_secret go together: set both, or use access_token."
-        )
+    errors = auth_errors(config)
     dates = {}
     for name in ("start_date", "end_date"):
         if (value := config.get(name)) is not None:

@@ -180,7 +180,7 @@ def test_a_reused_refresh_token_fails_with_one_line_saying_to_reauthorise(sandbo
     message = str(raised.value)
     assert "\n" not in message
     assert "re-authorise the app in Gong" in message
-    assert "oauth_refresh_token" in message
+    assert "refresh_token" in message
     assert "oauth_credentials_file" in message
 
 
