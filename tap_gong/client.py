@@ -303,9 +303,13 @@ class FullTableStream(GongStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         progress = StreamProgress(self.name, self.logger, self.tally, self.requests_started)
-        for record in super().get_records(context):
-            self.tally.records += 1
-            yield record
+        try:
+            for record in super().get_records(context):
+                self.tally.records += 1
+                yield record
+        except PlannedStop as stop:
+            # Nothing to resume: the next run reads the whole list again.
+            self.logger.warning("Stopped '%s': %s.", self.name, stop)
         progress.finish()
 
     def requests_started(self) -> int:
@@ -530,11 +534,13 @@ class CompanyDayStream(WindowedStream):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        if response.status_code == 400 and "toDate" in gong_error_text(response):
+        # `toDate`, or `reviewToDate` where the filter names its days after what it filters.
+        if response.status_code == 400 and "todate" in gong_error_text(response).lower():
             # Our clock runs ahead of Gong's: the day is complete next run, not an error.
             request_filter = json.loads(request_body(response.request) or "{}").get("filter", {})
+            days = " to ".join(v for v in request_filter.values() if isinstance(v, str))
             msg = (
-                f"Gong says {request_filter.get('fromDate')} is not over yet in the company's "
+                f"Gong says the period {days} is not over yet in the company's "
                 f"time zone ({gong_error_text(response)}); it is extracted next run"
             )
             raise DayNotOverForGong(msg)

@@ -379,3 +379,33 @@ def test_without_a_known_company_zone_days_wait_until_over_everywhere(
         )
         last_review_day = max(f["reviewToDate"] for f in filters(sandbox, ANSWERED_PATH))
         assert last_review_day == (earliest_today + ONE_DAY).isoformat()
+
+
+def test_request_budget_spent_before_a_settings_list_is_a_planned_stop(tmp_path: Path) -> None:
+    with GongSandbox(sandbox_settings()) as sandbox:
+        config = tap_config(sandbox, max_requests_per_run=1)
+        catalog = selecting(config, tmp_path, "scorecards", "trackers")
+
+        run = run_tap(config, tmp_path, extra_args=catalog)
+
+        assert run.returncode == 0, run.stderr
+        assert request_count(sandbox, SCORECARDS_PATH) == 1
+        assert request_count(sandbox, TRACKERS_PATH) == 0
+        assert len(run.records("scorecards")) == len(sandbox.scorecards())
+        assert not run.records("trackers")
+        assert "Stopped 'trackers'" in run.stderr
+
+
+def test_days_gong_says_are_not_over_are_left_for_the_next_run(tmp_path: Path) -> None:
+    with GongSandbox(sandbox_settings()) as sandbox:
+        # The tap's clock a day ahead of Gong's: Gong refuses the window's last day.
+        config = tap_config(sandbox, end_date=(sandbox.now() + ONE_DAY).isoformat())
+        catalog = selecting(config, tmp_path, "answered_scorecards", "user_activity")
+
+        run = run_tap(config, tmp_path, extra_args=catalog)
+
+        assert run.returncode == 0, run.stderr
+        assert sandbox.counters()["400"] == 2  # one window of each stream
+        assert run.stderr.count("is not over yet") == 2
+        for stream in ("answered_scorecards", "user_activity"):
+            assert "replication_key_value" not in run.final_state["bookmarks"][stream]

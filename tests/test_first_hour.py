@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -115,8 +116,6 @@ def test_a_config_file_that_is_not_json_is_one_line_naming_it(tmp_path: Path) ->
 
 
 def run_tap_with_config_file(path: Path, tmp_path: Path) -> TapRun:
-    import subprocess
-
     completed = subprocess.run(
         [tap_executable(), "--config", str(path)],
         capture_output=True,
