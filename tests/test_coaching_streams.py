@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,9 @@ ONE_DAY = dt.timedelta(days=1)
 OFFSET_DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
 
 
-def filters(sandbox: GongSandbox, path: str) -> list[dict]:
-    return [r.body["filter"] for r in sandbox.requests if r.path == path]
+def filters(sandbox: GongSandbox, path: str, since: int = 0) -> list[dict]:
+    """The `filter` of each request to `path`, from the `since`-th request of the run on."""
+    return [(r.body or {})["filter"] for r in sandbox.requests[since:] if r.path == path]
 
 
 def request_count(sandbox: GongSandbox, path: str) -> int:
@@ -93,7 +95,9 @@ def selecting(config: dict[str, Any], tmp_path: Path, *streams: str) -> tuple[st
 
 
 @pytest.fixture(scope="module")
-def backfill(tmp_path_factory: pytest.TempPathFactory) -> tuple[GongSandbox, dict, TapRun]:
+def backfill(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[GongSandbox, dict, TapRun]]:
     with GongSandbox(sandbox_settings()) as sandbox:
         config = tap_config(sandbox)
         run = run_tap(config, tmp_path_factory.mktemp("backfill"))
@@ -228,9 +232,7 @@ def test_answered_scorecards_next_run_brings_edits_in_the_lookback_and_later_rev
         assert all(instant(sent[k]["reviewTime"]).date() >= yesterday for k in filed_later_today)
         edited_record = records[(str(edited["answeredScorecardId"]),)]
         assert_as_gong_sent(edited_record, edited_now)
-        new_filters = [
-            r.body["filter"] for r in sandbox.requests[requests_before:] if r.path == ANSWERED_PATH
-        ]
+        new_filters = filters(sandbox, ANSWERED_PATH, since=requests_before)
         assert {(f["reviewFromDate"], f["reviewToDate"]) for f in new_filters} == {
             (yesterday.isoformat(), (today + ONE_DAY).isoformat())
         }
@@ -312,9 +314,7 @@ def test_user_activity_resumes_after_the_lookback_days(tmp_path: Path) -> None:
 
         assert second.returncode == 0, second.stderr
         today = sandbox.company_today()
-        new_filters = [
-            r.body["filter"] for r in sandbox.requests[requests_before:] if r.path == ACTIVITY_PATH
-        ]
+        new_filters = filters(sandbox, ACTIVITY_PATH, since=requests_before)
         # The bookmark's day again (lookback 1), and the two days finished since.
         assert [(f["fromDate"], f["toDate"]) for f in new_filters] == [
             ((today - 3 * ONE_DAY).isoformat(), today.isoformat())
