@@ -102,6 +102,11 @@ def discovered_catalog() -> str:
     return completed.stdout
 
 
+def all_stream_names() -> set[str]:
+    """Every stream the tap offers, from its catalog."""
+    return {entry["tap_stream_id"] for entry in json.loads(discovered_catalog())["streams"]}
+
+
 def catalog_selecting(streams: tuple[str, ...], tmp_path: Path) -> Path:
     """A catalog file with only `streams` selected, as Meltano writes one."""
     catalog = json.loads(discovered_catalog())

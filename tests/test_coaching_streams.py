@@ -15,10 +15,11 @@ import requests
 from jsonschema import Draft7Validator, FormatChecker
 
 from tap_gong.sandbox import GongSandbox
-from tap_gong.tap import TapGong
 from tests.support import TapRun, instant, run_tap, sandbox_settings, tap_config
 
 COACHING_STREAMS = ("scorecards", "answered_scorecards", "user_activity", "trackers")
+# The coaching streams and interaction_stats, which learns the company zone they share.
+COACHING_AND_ZONE = (*COACHING_STREAMS, "interaction_stats")
 SCORECARDS_PATH = "/v2/settings/scorecards"
 ANSWERED_PATH = "/v2/stats/activity/scorecards"
 ACTIVITY_PATH = "/v2/stats/activity/day-by-day"
@@ -82,25 +83,13 @@ def raw_answer(sandbox: GongSandbox, path: str) -> str:
     return response.text
 
 
-def selecting(config: dict[str, Any], tmp_path: Path, *streams: str) -> tuple[str, ...]:
-    """`--catalog` arguments that select only these streams."""
-    catalog = TapGong(config=config).catalog_dict
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    path = tmp_path / "catalog.json"
-    path.write_text(json.dumps(catalog))
-    return ("--catalog", str(path))
-
-
 @pytest.fixture(scope="module")
 def backfill(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[GongSandbox, dict, TapRun]]:
     with GongSandbox(sandbox_settings()) as sandbox:
         config = tap_config(sandbox)
-        run = run_tap(config, tmp_path_factory.mktemp("backfill"))
+        run = run_tap(config, tmp_path_factory.mktemp("backfill"), streams=None)
         assert run.returncode == 0, run.stderr
         yield sandbox, config, run
 
@@ -202,7 +191,7 @@ def test_answered_scorecards_next_run_brings_edits_in_the_lookback_and_later_rev
     tmp_path: Path,
 ) -> None:
     with GongSandbox(sandbox_settings()) as sandbox:
-        first = run_tap(tap_config(sandbox), tmp_path)
+        first = run_tap(tap_config(sandbox), tmp_path, streams=COACHING_AND_ZONE)
         assert first.returncode == 0, first.stderr
         today = sandbox.company_today()
         yesterday = today - ONE_DAY
@@ -218,6 +207,7 @@ def test_answered_scorecards_next_run_brings_edits_in_the_lookback_and_later_rev
             tap_config(sandbox, end_date=sandbox.now().isoformat()),
             tmp_path,
             state=first.final_state,
+            streams=COACHING_AND_ZONE,
         )
 
         assert second.returncode == 0, second.stderr
@@ -293,7 +283,7 @@ def test_user_activity_asks_a_month_of_complete_days_per_request(
 def test_user_activity_resumes_after_the_lookback_days(tmp_path: Path) -> None:
     with GongSandbox(sandbox_settings(days=70, calls=600)) as sandbox:
         config = tap_config(sandbox)
-        first = run_tap(config, tmp_path)
+        first = run_tap(config, tmp_path, streams=COACHING_AND_ZONE)
         states = [
             s["bookmarks"]["user_activity"]
             for s in first.states
@@ -310,6 +300,7 @@ def test_user_activity_resumes_after_the_lookback_days(tmp_path: Path) -> None:
             tap_config(sandbox, end_date=sandbox.now().isoformat()),
             tmp_path,
             state=first.final_state,
+            streams=COACHING_AND_ZONE,
         )
 
         assert second.returncode == 0, second.stderr
@@ -334,11 +325,11 @@ def test_company_days_reach_the_company_today_but_never_beyond_it(
     with GongSandbox(sandbox_settings(now=now, time_zone=zone, days=5, calls=200)) as sandbox:
         config = tap_config(sandbox)
         today = sandbox.company_today()
-        first = run_tap(config, tmp_path)
+        first = run_tap(config, tmp_path, streams=COACHING_AND_ZONE)
         # The SDK syncs streams by name: answered_scorecards runs before interaction_stats
         # has learned the zone, so on a first run it reads up to the day at UTC-12 only.
         first_reviews = filters(sandbox, ANSWERED_PATH)
-        second = run_tap(config, tmp_path, state=first.final_state)
+        second = run_tap(config, tmp_path, state=first.final_state, streams=COACHING_AND_ZONE)
 
         for run in (first, second):
             assert run.returncode == 0, run.stderr
@@ -367,8 +358,14 @@ def test_without_a_known_company_zone_days_wait_until_over_everywhere(
     settings = sandbox_settings(now=now, time_zone="Pacific/Kiritimati", days=5, calls=200)
     with GongSandbox(settings) as sandbox:
         config = tap_config(sandbox)
-        catalog = selecting(config, tmp_path, "user_activity", "answered_scorecards")
-        run = run_tap(config, tmp_path, extra_args=catalog)
+        run = run_tap(
+            config,
+            tmp_path,
+            streams=(
+                "user_activity",
+                "answered_scorecards",
+            ),
+        )
 
         assert run.returncode == 0, run.stderr
         assert sandbox.counters()["400"] == 0
@@ -384,9 +381,15 @@ def test_without_a_known_company_zone_days_wait_until_over_everywhere(
 def test_request_budget_spent_before_a_settings_list_is_a_planned_stop(tmp_path: Path) -> None:
     with GongSandbox(sandbox_settings()) as sandbox:
         config = tap_config(sandbox, max_requests_per_run=1)
-        catalog = selecting(config, tmp_path, "scorecards", "trackers")
 
-        run = run_tap(config, tmp_path, extra_args=catalog)
+        run = run_tap(
+            config,
+            tmp_path,
+            streams=(
+                "scorecards",
+                "trackers",
+            ),
+        )
 
         assert run.returncode == 0, run.stderr
         assert request_count(sandbox, SCORECARDS_PATH) == 1
@@ -400,9 +403,15 @@ def test_days_gong_says_are_not_over_are_left_for_the_next_run(tmp_path: Path) -
     with GongSandbox(sandbox_settings()) as sandbox:
         # The tap's clock a day ahead of Gong's: Gong refuses the window's last day.
         config = tap_config(sandbox, end_date=(sandbox.now() + ONE_DAY).isoformat())
-        catalog = selecting(config, tmp_path, "answered_scorecards", "user_activity")
 
-        run = run_tap(config, tmp_path, extra_args=catalog)
+        run = run_tap(
+            config,
+            tmp_path,
+            streams=(
+                "answered_scorecards",
+                "user_activity",
+            ),
+        )
 
         assert run.returncode == 0, run.stderr
         assert sandbox.counters()["400"] == 2  # one window of each stream

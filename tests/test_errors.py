@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from tap_gong.sandbox import GongSandbox
-from tap_gong.streams import STREAM_TYPES
-from tests.support import TapRun, run_tap, tap_config
+from tests.support import TapRun, all_stream_names, run_tap, tap_config
 
 
 def error_lines(run: TapRun) -> list[str]:
@@ -191,6 +190,4 @@ def test_connection_test_passes_against_gong(sandbox: GongSandbox, tmp_path: Pat
 
     assert run.returncode == 0, run.stderr
     # --test reads one record of every stream.
-    assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} == {
-        stream_type.name for stream_type in STREAM_TYPES
-    }
+    assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} == all_stream_names()
