@@ -37,7 +37,7 @@ from tap_gong.windows import parse_instant, utc_now
 
 
 class TapGong(Tap):
-    """Gong calls and daily user interaction stats: incremental, paced, resumable."""
+    """Gong calls in full, users, stats, coaching and activity: incremental and resumable."""
 
     # One line on purpose: `--about` prints the class docstring as the description.
 
@@ -86,20 +86,22 @@ class TapGong(Tap):
         th.Property(
             "workspace_id",
             th.StringType,
-            description="Only extract calls of this Gong workspace.",
+            description="Only extract calls (calls, call_details and its children) of this "
+            "Gong workspace.",
         ),
         th.Property(
             "user_ids",
             th.ArrayType(th.StringType),
-            description="Only extract interaction stats of these Gong user ids.",
+            description="Only extract interaction_stats and user_activity of these Gong user ids.",
         ),
         th.Property(
             "lookback_window_days",
             th.IntegerType(minimum=0),
             default=GongSettings.default("lookback_window_days"),
-            description="Days before the saved bookmark that each incremental run re-reads, "
-            "to catch calls Gong finishes processing late and stats days that change. "
-            "More days catch later data at the cost of more requests per run.",
+            description="Days before the end of the previous run that each incremental run "
+            "re-reads, to catch late calls, changed stats days and edited scorecard answers. "
+            "The call streams always re-read at least 1 day (Gong publishes calls hours "
+            "after they start); more days catch later data at the cost of more requests.",
         ),
         th.Property(
             "calls_window_days",
