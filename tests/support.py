@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft7Validator, FormatChecker
 
 from tap_gong.sandbox import GongSandbox, RequestLogEntry, SandboxSettings
 
@@ -195,3 +197,36 @@ def json_body(entry: RequestLogEntry) -> dict[str, Any]:
 
 def instant(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# A date-time as Gong sends it: with a local offset.
+OFFSET_DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
+
+
+def assert_as_gong_sent(emitted: Any, sent: Any, where: str = "") -> None:
+    """The emitted value is Gong's, at any depth: ids as their exact digits, instants in UTC."""
+    if isinstance(sent, dict):
+        assert isinstance(emitted, dict), where
+        assert emitted.keys() == sent.keys(), where
+        for name, value in sent.items():
+            assert_as_gong_sent(emitted[name], value, f"{where}.{name}")
+    elif isinstance(sent, list):
+        assert isinstance(emitted, list), where
+        assert len(emitted) == len(sent), where
+        for index, (emitted_item, sent_item) in enumerate(zip(emitted, sent, strict=True)):
+            assert_as_gong_sent(emitted_item, sent_item, f"{where}[{index}]")
+    elif isinstance(sent, str) and OFFSET_DATE_TIME.match(sent):
+        assert emitted.endswith("Z"), (where, emitted)
+        assert instant(emitted) == instant(sent), (where, emitted)
+    elif isinstance(sent, int) and not isinstance(sent, bool) and isinstance(emitted, str):
+        assert emitted == str(sent), where  # an id: the exact digits
+    else:
+        assert emitted == sent, (where, emitted, sent)
+        assert type(emitted) is type(sent), (where, emitted, sent)
+
+
+def assert_schema_valid(run: TapRun, stream: str) -> None:
+    """Every record of `stream` is valid against the schema the tap announced for it."""
+    validator = Draft7Validator(run.schema(stream)["schema"], format_checker=FormatChecker())
+    for record in run.records(stream):
+        validator.validate(record)

@@ -8,10 +8,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft7Validator, FormatChecker
-
 from tap_gong.sandbox import GongSandbox
-from tests.support import TapRun, instant, json_body, run_tap, tap_config
+from tests.support import (
+    TapRun,
+    assert_as_gong_sent,
+    assert_schema_valid,
+    instant,
+    json_body,
+    run_tap,
+    tap_config,
+)
 
 CALL_STREAMS = ("call_details", "call_participants", "call_transcripts")
 EXTENSIVE = "/v2/calls/extensive"
@@ -31,41 +37,6 @@ def run_selected(
     return run
 
 
-def is_instant(value: Any) -> bool:
-    if not isinstance(value, str) or "T" not in value:
-        return False
-    try:
-        return instant(value).tzinfo is not None
-    except ValueError:
-        return False
-
-
-def assert_gong_value_with_instants_in_utc(emitted: Any, sent: Any, path: str) -> None:
-    """`emitted` is Gong's `sent`, except that every instant anywhere is the same one in UTC."""
-    if isinstance(sent, dict):
-        assert isinstance(emitted, dict), path
-        assert emitted.keys() == sent.keys(), path
-        for name, value in sent.items():
-            assert_gong_value_with_instants_in_utc(emitted[name], value, f"{path}.{name}")
-    elif isinstance(sent, list):
-        assert isinstance(emitted, list), path
-        assert len(emitted) == len(sent), path
-        for index, (emitted_item, sent_item) in enumerate(zip(emitted, sent, strict=True)):
-            assert_gong_value_with_instants_in_utc(emitted_item, sent_item, f"{path}[{index}]")
-    elif is_instant(sent):
-        assert emitted.endswith("Z"), (path, emitted)
-        assert instant(emitted) == instant(sent), (path, emitted)
-    else:
-        assert emitted == sent, (path, emitted, sent)
-        assert type(emitted) is type(sent), (path, emitted, sent)
-
-
-def assert_schema_valid(run: TapRun, stream: str) -> None:
-    validator = Draft7Validator(run.schema(stream)["schema"], format_checker=FormatChecker())
-    for record in run.records(stream):
-        validator.validate(record)
-
-
 def test_every_call_arrives_once_with_all_its_details_as_gong_sends_them_in_utc(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
@@ -80,7 +51,7 @@ def test_every_call_arrives_once_with_all_its_details_as_gong_sends_them_in_utc(
         assert record["started"].endswith("Z")
         assert instant(record["started"]) == instant(call["metaData"]["started"])
         for part, value in call.items():
-            assert_gong_value_with_instants_in_utc(record[part], value, part)
+            assert_as_gong_sent(record[part], value, part)
     assert_schema_valid(run, "call_details")
     assert any(r["metaData"]["isPrivate"] for r in records), "private calls are kept"
 
@@ -126,9 +97,7 @@ def test_participants_are_one_row_per_party_from_the_same_requests_as_call_detai
         started, party = expected[record["callId"], record["id"]]
         assert record["started"].endswith("Z")
         assert instant(record["started"]) == instant(started)
-        assert_gong_value_with_instants_in_utc(
-            {name: record[name] for name in party}, party, "party"
-        )
+        assert_as_gong_sent({name: record[name] for name in party}, party, "party")
         assert set(record) == {"callId", "started", *party}
     assert_schema_valid(run, "call_participants")
     assert {r.path for r in sandbox.requests} == {EXTENSIVE}, "participants cost no request"

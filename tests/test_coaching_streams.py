@@ -12,10 +12,17 @@ from typing import Any
 
 import pytest
 import requests
-from jsonschema import Draft7Validator, FormatChecker
 
 from tap_gong.sandbox import GongSandbox
-from tests.support import TapRun, instant, run_tap, sandbox_settings, tap_config
+from tests.support import (
+    TapRun,
+    assert_as_gong_sent,
+    assert_schema_valid,
+    instant,
+    run_tap,
+    sandbox_settings,
+    tap_config,
+)
 
 COACHING_STREAMS = ("scorecards", "answered_scorecards", "user_activity", "trackers")
 # The coaching streams and interaction_stats, which learns the company zone they share.
@@ -27,7 +34,6 @@ TRACKERS_PATH = "/v2/settings/trackers"
 DAYS_PER_REQUEST = 30
 ONE_DAY = dt.timedelta(days=1)
 # Gong's local date-times, e.g. 2024-03-09T15:40:00-08:00.
-OFFSET_DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
 
 
 def filters(sandbox: GongSandbox, path: str, since: int = 0) -> list[dict]:
@@ -37,33 +43,6 @@ def filters(sandbox: GongSandbox, path: str, since: int = 0) -> list[dict]:
 
 def request_count(sandbox: GongSandbox, path: str) -> int:
     return sum(1 for r in sandbox.requests if r.path == path)
-
-
-def assert_as_gong_sent(emitted: Any, sent: Any, where: str = "") -> None:
-    """The emitted value is Gong's: ids as their exact digits, local date-times in UTC."""
-    if isinstance(sent, dict):
-        assert isinstance(emitted, dict), where
-        assert emitted.keys() == sent.keys(), where
-        for name, value in sent.items():
-            assert_as_gong_sent(emitted[name], value, f"{where}.{name}")
-    elif isinstance(sent, list):
-        assert isinstance(emitted, list), where
-        assert len(emitted) == len(sent), where
-        for index, (emitted_item, sent_item) in enumerate(zip(emitted, sent, strict=True)):
-            assert_as_gong_sent(emitted_item, sent_item, f"{where}[{index}]")
-    elif isinstance(sent, str) and OFFSET_DATE_TIME.match(sent):
-        assert emitted.endswith("Z"), where
-        assert instant(emitted) == instant(sent), where
-    elif isinstance(sent, int) and not isinstance(sent, bool) and isinstance(emitted, str):
-        assert emitted == str(sent), where  # an id: the exact digits
-    else:
-        assert emitted == sent, where
-
-
-def assert_schema_valid(run: TapRun, stream: str) -> None:
-    validator = Draft7Validator(run.schema(stream)["schema"], format_checker=FormatChecker())
-    for record in run.records(stream):
-        validator.validate(record)
 
 
 def keyed(records: list[dict], *key: str) -> dict[tuple, dict]:
