@@ -134,19 +134,6 @@ def test_rate_limited_request_waits_retry_after_then_goes_on(
     assert {r["id"] for r in run.records("calls")} == {c["id"] for c in sandbox.calls()}
 
 
-@pytest.mark.parametrize("fault", ["500", "503", "html500", "drop", "truncate"])
-def test_transient_fault_is_retried_and_every_record_arrives(
-    fault: str, sandbox: GongSandbox, tmp_path: Path
-) -> None:
-    sandbox.fail_next(fault, count=2)
-
-    run = run_tap(tap_config(sandbox), tmp_path)
-
-    assert run.returncode == 0, run.stderr
-    assert {r["id"] for r in run.records("calls")} == {c["id"] for c in sandbox.calls()}
-    assert "Retrying in" in run.stderr
-
-
 def test_day_gong_says_is_not_over_is_left_for_the_next_run(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:

@@ -7,20 +7,7 @@ from pathlib import Path
 
 from tap_gong.pacing import PACING_WINDOW_SECONDS, RequestPacer
 from tap_gong.sandbox import GongSandbox
-from tests.support import expected_stats, run_tap, sandbox_settings, tap_config
-
-
-class FakeClock:
-    """A clock that only moves when the pacer sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support import FakeClock, expected_stats, run_tap, sandbox_settings, tap_config
 
 
 def test_pacer_never_starts_more_than_the_rate_in_any_rolling_second() -> None:
