@@ -55,7 +55,14 @@ class StreamProgress:
         self._windows_total = windows
         if windows:
             self.logger.info(
-                "%s: %d %s to extract, %s to %s.", self.stream_name, windows, unit, first, last
+                "%s: %d %s to extract, %s to %s: at least %d requests, one more per 100 "
+                "records beyond the first page of each.",
+                self.stream_name,
+                windows,
+                unit,
+                first,
+                last,
+                windows,
             )
         else:
             self.logger.info("%s: nothing new to extract.", self.stream_name)
