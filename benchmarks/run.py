@@ -163,11 +163,24 @@ def unpaced_config(sandbox: GongSandbox) -> dict[str, Any]:
     return tap_config(sandbox, max_requests_per_second=UNPACED_REQUESTS_PER_SECOND)
 
 
+@functools.cache
+def discovered_catalog() -> str:
+    """`tap-gong --discover` (it depends on no setting, but needs a config)."""
+    return subprocess.run(
+        [str(tap_executable()), "--config", "ENV", "--discover"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TAP_GONG_START_DATE": "2024-01-01", "TAP_GONG_ACCESS_TOKEN": "-"},
+    ).stdout
+
+
 class Bench:
     """Runs the tap and the bare loop, keeping their files in one work folder."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, streams: tuple[str, ...] = BENCHMARKED_STREAMS) -> None:
         self.workdir = workdir
+        self.streams = streams  # the streams the tap's catalog selects
         self.runs = 0
 
     def file(self, stem: str, content: dict) -> Path:
@@ -187,19 +200,13 @@ class Bench:
             command = [sys.executable, "-m", "cProfile", "-o", str(profile), *command]
         return run_into_sink(command, self.workdir, f"{self.runs:02d}-tap")
 
-    @functools.cached_property
+    @property
     def catalog(self) -> dict[str, Any]:
-        """The tap's catalog with only the benchmarked streams selected."""
-        discovered = subprocess.run(
-            [str(tap_executable()), "--config", "ENV", "--discover"],
-            capture_output=True,
-            check=True,
-            env={**os.environ, "TAP_GONG_START_DATE": "2024-01-01", "TAP_GONG_ACCESS_TOKEN": "-"},
-        )
-        catalog: dict[str, Any] = json.loads(discovered.stdout)
+        """The tap's catalog with only `self.streams` selected."""
+        catalog: dict[str, Any] = json.loads(discovered_catalog())
         for entry in catalog["streams"]:
             stream_level = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
-            stream_level["metadata"]["selected"] = entry["tap_stream_id"] in BENCHMARKED_STREAMS
+            stream_level["metadata"]["selected"] = entry["tap_stream_id"] in self.streams
         return catalog
 
     def bare_loop(self, sandbox: GongSandbox, filters: list[RequestLogEntry]) -> ProcessRun:
