@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from run import (
     ROLLING_SECOND_PAUSE,
     SANDBOX_NOW,
     Bench,
+    discovered_catalog,
     machine,
     markdown_table,
     tap_config,
@@ -34,10 +36,13 @@ from run import (
 )
 
 from tap_gong.sandbox import GongSandbox, SandboxSettings
-from tap_gong.streams import STREAM_TYPES
 
 HOURLY_NEW_CALLS = 12  # an hour of a company with about 300 calls a day
 LARGER = 5  # the larger company of (2), in multiples of the smaller
+
+
+def stream_names() -> list[str]:
+    return [entry["tap_stream_id"] for entry in json.loads(discovered_catalog())["streams"]]
 
 
 def stream_rows(bench: Bench, calls: int, days: int) -> list[tuple[str, ...]]:
@@ -45,7 +50,7 @@ def stream_rows(bench: Bench, calls: int, days: int) -> list[tuple[str, ...]]:
     settings = SandboxSettings(calls=calls, days=days, now=SANDBOX_NOW, requests_per_second=3)
     rows: list[tuple[str, ...]] = []
     with GongSandbox(settings) as sandbox:
-        for stream in (stream_type.name for stream_type in STREAM_TYPES):
+        for stream in stream_names():
             bench.streams = (stream,)
             sandbox.reset_log()
             backfill = bench.tap(tap_config(sandbox))
