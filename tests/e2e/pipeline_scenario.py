@@ -2,19 +2,20 @@
 
 1. `meltano run tap-gong <loader>`: the first, full load.
 2. The same again with nothing new in Gong.
-3. Gong moves on a day: new calls, late calls revealed inside the lookback, and calls
-   backdated onto the last loaded company day (so a loaded stats day changes). Then
-   `meltano schedule run <schedule>`, which runs the pipeline's job with the state of
-   the runs before.
+3. Gong moves on a day: new calls, late calls revealed inside the lookback, calls
+   backdated onto the last loaded company day (so a loaded stats day changes), and an
+   answered scorecard of that day edited. Then `meltano schedule run <schedule>`, which
+   runs the pipeline's job with the state of the runs before.
 
-After each run the warehouse's tables are read back next to what the sandbox holds,
-with the requests the run made, so the tests compare the two.
+After each run every stream's table is read back next to what the sandbox holds, with
+the requests the run made, so the tests compare the two.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 from demo.meltano_runner import tap_gong_environment
 from tap_gong.sandbox import GongSandbox, RequestLogEntry, SandboxSettings
+from tap_gong.streams import STREAM_TYPES
 from tests.e2e.meltano_project import REPO_ROOT, MeltanoProject
 from tests.e2e.warehouses import Warehouse
 
@@ -30,8 +32,16 @@ UTC = dt.timezone.utc
 SANDBOX_NOW = dt.datetime(2024, 3, 20, 18, 0, tzinfo=UTC)
 HISTORY_DAYS = 30
 START_DATE = SANDBOX_NOW - dt.timedelta(days=HISTORY_DAYS + 1)
-LOOKBACK = dt.timedelta(days=1)  # lookback_window_days' default, as meltano.yml sets it
-CALL_PROPERTIES = json.loads((REPO_ROOT / "schemas" / "calls.json").read_text())["properties"]
+LOOKBACK = dt.timedelta(days=1)
+OFFSET_INSTANT = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)$"
+)  # lookback_window_days' default, as meltano.yml sets it
+# Each stream's table and its primary key, as the warehouses name the columns (lower case).
+TABLE_KEYS = {
+    # Read from each class's own attributes: the SDK types them per instance.
+    vars(stream)["name"]: tuple(key.lower() for key in vars(stream)["primary_keys"])
+    for stream in STREAM_TYPES
+}
 
 
 def sandbox_settings() -> SandboxSettings:
@@ -48,66 +58,159 @@ def utc_naive(value: str | None) -> dt.datetime | None:
     return instant.astimezone(UTC).replace(tzinfo=None)
 
 
-def expected_call_row(call: dict[str, Any]) -> dict[str, Any]:
-    """A call as its warehouse row: every schema field (absent ones NULL), instants in UTC."""
-    return {
-        name.lower(): utc_naive(call.get(name))
-        if schema.get("format") == "date-time"
-        else call.get(name)
-        for name, schema in CALL_PROPERTIES.items()
-    }
+def schema_properties(stream: str) -> dict[str, Any]:
+    return json.loads((REPO_ROOT / "schemas" / f"{stream}.json").read_text())["properties"]
 
 
-def expected_stats_row(item: dict[str, Any], day: dt.date) -> dict[str, Any]:
-    """One user's company day as its warehouse row: Gong's item plus each stat pivoted."""
-    row = {
-        "userid": item["userId"],
-        "fromdate": day.isoformat(),
-        "todate": (day + dt.timedelta(days=1)).isoformat(),
-        "useremailaddress": item["userEmailAddress"],
-        "timezone": item["timeZone"],
-        "fromdatetime": utc_naive(item["fromDateTime"]),
-        "todatetime": utc_naive(item["toDateTime"]),
-        "personinteractionstats": item["personInteractionStats"],
-    }
-    for stat in item["personInteractionStats"]:
-        row[stat["name"].replace(" ", "").lower()] = stat["value"]
+def expected_row(
+    record: dict[str, Any], properties: dict[str, Any], empty_text_as_null: bool
+) -> dict[str, Any]:
+    """A record as its warehouse row: every schema field (absent ones NULL), lower-case
+    names, top-level instants as UTC wall-clock, ids Gong sends as numbers as their digits,
+    empty text NULL where the warehouse loads it so. Nested values stay Gong's;
+    `same_value` compares them."""
+    by_name = {name.lower(): value for name, value in record.items()}
+    row = {}
+    for name, schema in properties.items():
+        value = by_name.get(name.lower())
+        if schema.get("format") == "date-time":
+            value = utc_naive(value)
+        elif schema["type"] in ("string", ["string", "null"]) and type(value) is int:
+            value = str(value)
+        elif value == "" and empty_text_as_null:
+            value = None
+        row[name.lower()] = value
     return row
+
+
+def stats_record(item: dict[str, Any], day: dt.date) -> dict[str, Any]:
+    """One user's company day: Gong's item, the day, and each stat pivoted into a column."""
+    record = {**item, "fromDate": day.isoformat(), "toDate": next_day(day)}
+    for stat in item["personInteractionStats"]:
+        record[stat["name"].replace(" ", "")] = stat["value"]
+    return record
+
+
+def activity_records(user: dict[str, Any], day: dt.date) -> list[dict[str, Any]]:
+    """One user's activity of one company day: Gong's lists, each with its count."""
+    return [
+        {
+            **user,
+            **day_stats,
+            **{f"{name}Count": len(v) for name, v in day_stats.items() if isinstance(v, list)},
+            "fromDate": day.isoformat(),
+            "toDate": next_day(day),
+        }
+        for day_stats in user["userDailyActivityStats"]
+    ]
+
+
+def next_day(day: dt.date) -> str:
+    return (day + dt.timedelta(days=1)).isoformat()
+
+
+def call_parts(call: dict[str, Any]) -> dict[str, Any]:
+    """A /v2/calls/extensive item as a call_details record: its id and start on top."""
+    return {**call, "id": call["metaData"]["id"], "started": call["metaData"]["started"]}
+
+
+def gong_records(sandbox: GongSandbox) -> dict[str, list[dict[str, Any]]]:
+    """Every stream's records over the pipeline's range, built from what the sandbox sends."""
+    end = sandbox.now()
+    complete_days = [
+        START_DATE.date() + dt.timedelta(days=n)
+        for n in range((sandbox.company_today() - START_DATE.date()).days)
+    ]
+    details = [call_parts(call) for call in sandbox.call_details(START_DATE, end)]
+    started = {call["id"]: call["started"] for call in details}
+    return {
+        "calls": sandbox.calls(START_DATE, end),
+        "interaction_stats": [
+            stats_record(item, day)
+            for day in complete_days
+            for item in sandbox.interaction_stats(day)
+        ],
+        "call_details": details,
+        "call_participants": [
+            {**party, "callId": call["id"], "started": call["started"]}
+            for call in details
+            for party in call.get("parties") or []
+        ],
+        "call_transcripts": [
+            {**item, "started": started[item["callId"]]}
+            for item in sandbox.transcripts(START_DATE, end)
+        ],
+        "users": sandbox.users(),
+        "workspaces": sandbox.workspaces(),
+        "scorecards": sandbox.scorecards(),
+        "answered_scorecards": sandbox.answered_scorecards(review_from=START_DATE.date()),
+        "user_activity": [
+            record
+            for day in complete_days
+            for user in sandbox.user_activity(day)
+            for record in activity_records(user, day)
+        ],
+        "trackers": sandbox.trackers(),
+    }
+
+
+def key_of(row: dict[str, Any], key_columns: tuple[str, ...]) -> Any:
+    return row[key_columns[0]] if len(key_columns) == 1 else tuple(row[c] for c in key_columns)
 
 
 @dataclass(frozen=True)
 class GongHolds:
-    """What the sandbox holds for the pipeline's range: calls by id, stats by (user, day)."""
+    """What the sandbox holds for the pipeline's range: each stream's rows by primary key."""
 
-    calls: dict[str, dict[str, Any]]
-    stats: dict[tuple[str, str], dict[str, Any]]
+    tables: dict[str, dict[Any, dict[str, Any]]]
+
+    @property
+    def calls(self) -> dict[Any, dict[str, Any]]:
+        return self.tables["calls"]
+
+    @property
+    def stats(self) -> dict[Any, dict[str, Any]]:
+        return self.tables["interaction_stats"]
 
     @classmethod
-    def read(cls, sandbox: GongSandbox) -> GongHolds:
-        end = sandbox.now()
-        complete_days = [
-            day
-            for day in sandbox.stats_days()
-            if START_DATE.date() <= day < sandbox.company_today()
-        ]
-        return cls(
-            calls={call["id"]: expected_call_row(call) for call in sandbox.calls(START_DATE, end)},
-            stats={
-                (item["userId"], day.isoformat()): expected_stats_row(item, day)
-                for day in complete_days
-                for item in sandbox.interaction_stats(day)
-            },
-        )
+    def read(cls, sandbox: GongSandbox, empty_text_as_null: bool = False) -> GongHolds:
+        """Every stream's rows; `empty_text_as_null` for a warehouse that loads "" so."""
+        tables = {}
+        for stream, records in gong_records(sandbox).items():
+            properties = schema_properties(stream)
+            rows = (expected_row(record, properties, empty_text_as_null) for record in records)
+            tables[stream] = {key_of(row, TABLE_KEYS[stream]): row for row in rows}
+        return cls(tables)
+
+    def as_last_read(self, earlier: GongHolds, calls_read_from: dt.datetime) -> GongHolds:
+        """What a run that re-read calls from `calls_read_from` on holds: details of older
+        calls as the earlier run read them (comments posted on them since are not re-read)."""
+        since = utc_naive(calls_read_from.isoformat())
+        assert since is not None
+        details = {
+            call_id: row
+            if row["started"] >= since
+            else earlier.tables["call_details"].get(call_id, row)
+            for call_id, row in self.tables["call_details"].items()
+        }
+        return GongHolds({**self.tables, "call_details": details})
 
 
 @dataclass(frozen=True)
 class Snapshot:
     """After one run: the warehouse's tables, what Gong holds, and what the run asked Gong."""
 
-    calls: list[dict[str, Any]]
-    stats: list[dict[str, Any]]
+    tables: dict[str, list[dict[str, Any]]]
     gong: GongHolds
     requests: list[RequestLogEntry]
+
+    @property
+    def calls(self) -> list[dict[str, Any]]:
+        return self.tables["calls"]
+
+    @property
+    def stats(self) -> list[dict[str, Any]]:
+        return self.tables["interaction_stats"]
 
     def earliest_calls_request(self) -> dt.datetime | None:
         """The earliest fromDateTime the run asked Gong's calls for (None: no request)."""
@@ -119,6 +222,20 @@ class Snapshot:
             ),
             default=None,
         )
+
+    def earliest_call_details_request(self) -> dt.datetime | None:
+        """The earliest fromDateTime the run asked Gong's call details for (None: none)."""
+        return min(
+            (
+                dt.datetime.fromisoformat(r.body["filter"]["fromDateTime"].replace("Z", "+00:00"))
+                for r in self.requests
+                if r.path == "/v2/calls/extensive" and r.body
+            ),
+            default=None,
+        )
+
+    def requests_per_path(self) -> Counter[str]:
+        return Counter(r.path for r in self.requests)
 
     def earliest_stats_request(self) -> dt.date | None:
         """The earliest fromDate the run asked Gong's stats for (None: no request)."""
@@ -138,6 +255,9 @@ class GongChanges:
     late_calls: list[dict[str, Any]]
     backdated_calls: list[dict[str, Any]]
     changed_day: dt.date
+    # An answered scorecard of the changed day, before and after its answers were edited.
+    scorecard_before_edit: dict[str, Any]
+    scorecard_after_edit: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -152,26 +272,30 @@ class PipelineHistory:
 def run_pipeline_history(project: MeltanoProject, warehouse: Warehouse) -> PipelineHistory:
     with GongSandbox(sandbox_settings()) as sandbox:
 
-        def run(label: str, *meltano_args: str) -> Snapshot:
+        def run(label: str, earlier: Snapshot | None, *meltano_args: str) -> Snapshot:
             sandbox.reset_log()
             project.meltano(
                 *meltano_args,
                 label=f"{warehouse.name} {label}",
                 env={**tap_environment(sandbox), **warehouse.loader_environment()},
             )
+            requests = sandbox.requests
+            gong = GongHolds.read(sandbox, warehouse.empty_text_lands_as_null)
+            calls_read_from = Snapshot({}, gong, requests).earliest_call_details_request()
+            if earlier is not None and calls_read_from is not None:
+                gong = gong.as_last_read(earlier.gong, calls_read_from)
             return Snapshot(
-                calls=warehouse.rows("calls"),
-                stats=warehouse.rows("interaction_stats"),
-                gong=GongHolds.read(sandbox),
-                requests=sandbox.requests,
+                tables={table: warehouse.rows(table) for table in TABLE_KEYS},
+                gong=gong,
+                requests=requests,
             )
 
         pipeline = ("run", "tap-gong", warehouse.loader)
-        first_run = run("run 1 (full load)", *pipeline)
-        rerun = run("run 2 (no new data)", *pipeline)
+        first_run = run("run 1 (full load)", None, *pipeline)
+        rerun = run("run 2 (no new data)", first_run, *pipeline)
         changes = change_gong(sandbox)
         scheduled_run = run(
-            "run 3 (schedule, after changes)", "schedule", "run", warehouse.schedule
+            "run 3 (schedule, after changes)", rerun, "schedule", "run", warehouse.schedule
         )
     return PipelineHistory(warehouse.name, first_run, rerun, changes, scheduled_run)
 
@@ -190,8 +314,13 @@ def tap_environment(sandbox: GongSandbox) -> dict[str, str]:
 
 
 def change_gong(sandbox: GongSandbox) -> GongChanges:
-    """A day passes in Gong: new calls, late calls appear, a loaded day gets more calls."""
-    loaded_day = sandbox.company_today() - dt.timedelta(days=1)
+    """A day passes in Gong: new calls, late calls appear, a loaded day gets more calls
+    and one of its answered scorecards is edited."""
+    today = sandbox.company_today()
+    loaded_day = today - dt.timedelta(days=1)
+    # Reviewed on the last finished company day the last run loaded: inside the lookback.
+    scorecard = sandbox.answered_scorecards(review_from=loaded_day, review_to=today)[0]
+    edited = sandbox.edit_answered_scorecard(scorecard["answeredScorecardId"])
     # Inside the calls lookback (the last run's end minus a day) and on the last company
     # day the last run loaded stats for, so that day's stats change.
     backdated = sandbox.add_calls(
@@ -200,7 +329,7 @@ def change_gong(sandbox: GongSandbox) -> GongChanges:
     late = sandbox.reveal_late_calls()
     sandbox.advance_clock(dt.timedelta(days=1))
     new = sandbox.add_calls(20)  # the day since the last run
-    return GongChanges(new, late, backdated, loaded_day)
+    return GongChanges(new, late, backdated, loaded_day, scorecard, edited)
 
 
 def duplicates(keys: Iterable[Any]) -> list[Any]:
@@ -212,13 +341,10 @@ def table_differences(
 ) -> list[str]:
     """How the table differs from what Gong holds: duplicates, missing, extra, changed rows."""
 
-    def key_of(row: dict[str, Any]) -> Any:
-        return row[key_columns[0]] if len(key_columns) == 1 else tuple(row[c] for c in key_columns)
-
     problems = []
-    if repeated := duplicates(key_of(row) for row in rows):
+    if repeated := duplicates(key_of(row, key_columns) for row in rows):
         problems.append(f"{len(repeated)} keys loaded more than once, e.g. {repeated[:3]}")
-    loaded = {key_of(row): row for row in rows}
+    loaded = {key_of(row, key_columns): row for row in rows}
     if missing := sorted(set(expected) - set(loaded)):
         problems.append(f"{len(missing)} rows missing, e.g. {missing[:3]}")
     if extra := sorted(set(loaded) - set(expected)):
@@ -235,7 +361,26 @@ def table_differences(
 
 
 def same_value(loaded: Any, expected: Any) -> bool:
-    """Equal, and of the same kind: a boolean is not 0/1, a number is not its text."""
+    """Equal, and of the same kind: a boolean is not 0/1, a number is not its text.
+
+    Inside JSON columns an instant is the same one in UTC (`...Z`), and a number Gong
+    sends where the schema declares an id is its exact digits."""
+    if isinstance(expected, dict):
+        return (
+            isinstance(loaded, dict)
+            and loaded.keys() == expected.keys()
+            and all(same_value(loaded[name], value) for name, value in expected.items())
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(loaded, list)
+            and len(loaded) == len(expected)
+            and all(same_value(a, b) for a, b in zip(loaded, expected, strict=True))
+        )
+    if isinstance(expected, str) and isinstance(loaded, str) and OFFSET_INSTANT.match(expected):
+        return loaded.endswith("Z") and utc_naive(loaded) == utc_naive(expected)
+    if isinstance(expected, int) and not isinstance(expected, bool) and isinstance(loaded, str):
+        return loaded == str(expected)
     return (
         loaded == expected
         and isinstance(loaded, bool) == isinstance(expected, bool)

@@ -2,16 +2,30 @@
 
 Each warehouse lives through the same history (tests/e2e/pipeline_scenario.py): a full
 load, a rerun with nothing new, then a day of changes in Gong and a scheduled run.
-After each run the tables must equal what Gong holds: every row once, Gong's values.
+After each run every stream's table must equal what Gong holds: every row once, Gong's
+values.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections import Counter
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.pipeline_scenario import LOOKBACK, SANDBOX_NOW, PipelineHistory, table_differences
+from tests.e2e.pipeline_scenario import (
+    LOOKBACK,
+    SANDBOX_NOW,
+    START_DATE,
+    TABLE_KEYS,
+    PipelineHistory,
+    same_value,
+    sandbox_settings,
+    table_differences,
+    utc_naive,
+)
 
 CALLS_KEY = ("id",)
 STATS_KEY = ("userid", "fromdate")
@@ -81,3 +95,98 @@ def test_scheduled_run_continues_from_the_state_of_meltano_run(history):
     stats_from = scheduled.earliest_stats_request()
     assert stats_from is not None
     assert stats_from >= history.changes.changed_day - LOOKBACK
+
+
+@pytest.mark.parametrize("table", sorted(TABLE_KEYS))
+def test_every_stream_loads_gongs_rows_once_after_each_run(history, table):
+    key = TABLE_KEYS[table]
+    for run in (history.first_run, history.rerun, history.scheduled_run):
+        assert run.gong.tables[table], f"the sandbox holds no {table}: nothing is checked"
+        assert table_differences(run.tables[table], run.gong.tables[table], key) == []
+
+
+def test_scheduled_run_brings_an_answer_edited_inside_the_lookback_updated(history):
+    before, after = history.changes.scorecard_before_edit, history.changes.scorecard_after_edit
+    assert before["answers"] != after["answers"]
+    edited_id = str(after["answeredScorecardId"])
+    (row,) = (
+        row
+        for row in history.scheduled_run.tables["answered_scorecards"]
+        if row["answeredscorecardid"] == edited_id
+    )
+    assert same_value(row["answers"], after["answers"])
+
+
+def test_crm_values_of_every_json_kind_keep_their_kind(history):
+    """`context[].objects[].fields[].value` is any JSON: each lands as the kind Gong sent."""
+    kinds = set()
+    for row in history.first_run.tables["call_details"]:
+        for link in row["context"] or []:
+            for crm_object in link["objects"] or []:
+                kinds.update(type(field["value"]).__name__ for field in crm_object["fields"] or [])
+    assert kinds == {"str", "int", "float", "bool", "dict", "list", "NoneType"}
+
+
+# What each stream costs in Gong requests, as the README's cost table says (pages of 100).
+PAGE = 100
+DAYS_PER_STATS_WINDOW = 30  # answered_scorecards and user_activity: a month per request
+
+
+def pages(items: int) -> int:
+    return max(1, math.ceil(items / PAGE))
+
+
+def test_backfill_costs_the_requests_the_readme_says(history):
+    run = history.first_run
+    asked = run.requests_per_path()
+    windows = sorted(
+        {
+            (r.body["filter"]["fromDateTime"], r.body["filter"]["toDateTime"])
+            for r in run.requests
+            if r.path == "/v2/calls/extensive" and r.body
+        }
+    )
+    calls_per_window = Counter(
+        next(
+            i
+            for i, (start, end) in enumerate(windows)
+            if utc_naive(start) <= row["started"] < utc_naive(end)
+        )
+        for row in run.gong.tables["call_details"].values()
+    )
+    company_today = SANDBOX_NOW.astimezone(ZoneInfo(sandbox_settings().time_zone)).date()
+    finished_days = (company_today - START_DATE.date()).days
+    # call_details: 1 per 100 calls per window; call_transcripts: 1 per page of them.
+    assert asked["/v2/calls/extensive"] == sum(
+        pages(calls_per_window[i]) for i in range(len(windows))
+    )
+    assert asked["/v2/calls/transcript"] == asked["/v2/calls/extensive"]
+    assert asked["/v2/users"] == pages(len(run.gong.tables["users"]))
+    assert (
+        asked["/v2/workspaces"]
+        == asked["/v2/settings/scorecards"]
+        == asked["/v2/settings/trackers"]
+        == 1
+    )
+    # The current day included for reviews, finished days only for activity and stats.
+    assert asked["/v2/stats/activity/scorecards"] == math.ceil(
+        (finished_days + 1) / DAYS_PER_STATS_WINDOW
+    )
+    assert asked["/v2/stats/activity/day-by-day"] == math.ceil(
+        finished_days / DAYS_PER_STATS_WINDOW
+    )
+    assert asked["/v2/stats/interaction"] == finished_days
+
+
+def test_an_hourly_run_costs_one_request_per_stream_and_one_or_two_for_stats(history):
+    asked = history.rerun.requests_per_path()
+    stats_requests = asked.pop("/v2/stats/interaction")
+    assert 1 <= stats_requests <= 2
+    assert asked == dict.fromkeys(
+        [
+            "/v2/calls", "/v2/calls/extensive", "/v2/calls/transcript", "/v2/users",
+            "/v2/workspaces", "/v2/settings/scorecards", "/v2/settings/trackers",
+            "/v2/stats/activity/scorecards", "/v2/stats/activity/day-by-day",
+        ],
+        1,
+    )  # fmt: skip

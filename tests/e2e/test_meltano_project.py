@@ -104,9 +104,10 @@ def fresh_project() -> Iterator[FreshProject]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_meltano_yml_declares_the_capabilities_tap_gong_reports():
+def tap_gong_about() -> dict[str, Any]:
+    """What `tap-gong --about --format=json` reports: capabilities, settings."""
     tap = Path(sys.executable).parent / "tap-gong"
-    about = json.loads(
+    return json.loads(
         subprocess.run(
             [str(tap), "--about", "--format=json"],
             capture_output=True,
@@ -115,9 +116,32 @@ def test_meltano_yml_declares_the_capabilities_tap_gong_reports():
             timeout=60,
         ).stdout
     )
-    definition = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
-    declared = plugins_by_name(definition)["tap-gong"]["capabilities"]
-    assert sorted(declared) == sorted(about["capabilities"])
+
+
+def repo_tap_gong() -> dict[str, Any]:
+    return plugins_by_name(yaml.safe_load((REPO_ROOT / "meltano.yml").read_text()))["tap-gong"]
+
+
+def test_meltano_yml_declares_the_capabilities_tap_gong_reports():
+    declared = repo_tap_gong()["capabilities"]
+    assert sorted(declared) == sorted(tap_gong_about()["capabilities"])
+
+
+def test_meltano_yml_declares_every_setting_tap_gong_reports_and_marks_its_secrets():
+    reported = tap_gong_about()["settings"]["properties"]
+    declared = {setting["name"]: setting for setting in repo_tap_gong()["settings"]}
+    assert sorted(declared) == sorted(reported)
+    assert {name: setting.get("value") for name, setting in declared.items()} == {
+        name: schema.get("default") for name, schema in reported.items()
+    }
+    secrets = {name for name, schema in reported.items() if schema.get("secret")}
+    assert secrets >= {"access_key_secret", "access_token", "client_secret", "refresh_token"}
+    assert {name for name, setting in declared.items() if setting.get("sensitive")} == secrets
+
+
+def test_meltano_yml_selects_every_stream_tap_gong_offers():
+    selected = repo_tap_gong()["select"]
+    assert selected == ["*.*"]
 
 
 def test_readme_config_commands_change_only_the_values_they_set(fresh_project):

@@ -26,10 +26,14 @@ class Warehouse(Protocol):
     name: str
     loader: str
     schedule: str
+    # target-duckdb COPYs each batch from CSV, where an empty string reads back as NULL.
+    empty_text_lands_as_null: bool
 
     def loader_environment(self) -> dict[str, str]: ...
 
     def rows(self, table: str) -> list[dict[str, Any]]: ...
+
+    def column_types(self, table: str) -> dict[str, str]: ...
 
 
 def plain(value: Any) -> Any:
@@ -52,6 +56,7 @@ class PostgresWarehouse:
     name: str = "postgres"
     loader: str = "target-postgres"
     schedule: str = "gong-to-postgres-hourly"
+    empty_text_lands_as_null: bool = False
 
     def loader_environment(self) -> dict[str, str]:
         return {
@@ -62,6 +67,18 @@ class PostgresWarehouse:
             "TARGET_POSTGRES_PASSWORD": "unused",
             "TARGET_POSTGRES_DATABASE": self.database,
         }
+
+    def query(self, sql: str) -> list[tuple]:
+        with self.server.connect(self.database) as connection:
+            return connection.execute(sql).fetchall()
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column name (lower case) -> PostgreSQL type (`_jsonb` is jsonb[])."""
+        rows = self.query(
+            "SELECT column_name, udt_name FROM information_schema.columns "
+            f"WHERE table_schema = '{SCHEMA}' AND table_name = '{table}'"
+        )
+        return {name.lower(): kind for name, kind in rows}
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         with self.server.connect(self.database) as connection:
@@ -79,9 +96,18 @@ class DuckDBWarehouse:
     name: str = "duckdb"
     loader: str = "target-duckdb"
     schedule: str = "gong-to-duckdb-daily"
+    empty_text_lands_as_null: bool = True
 
     def loader_environment(self) -> dict[str, str]:
         return {"TARGET_DUCKDB_PATH": str(self.path)}
+
+    def column_types(self, table: str) -> dict[str, str]:
+        with duckdb.connect(str(self.path), read_only=True) as connection:
+            relation = connection.table(f"{SCHEMA}.{table}")
+            return {
+                name.lower(): str(kind)
+                for name, kind in zip(relation.columns, relation.types, strict=True)
+            }
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         # Closed before the next run: the target needs the file's write lock.

@@ -195,6 +195,7 @@ class SnowflakeEmulatorWarehouse:
     name: str = "snowflake-emulator"
     loader: str = LOADER
     schedule: str = "gong-to-snowflake-emulated-daily"
+    empty_text_lands_as_null: bool = False
 
     def loader_environment(self) -> dict[str, str]:
         return {

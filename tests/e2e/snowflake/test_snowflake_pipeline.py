@@ -19,6 +19,7 @@ import pytest
 from tap_gong.sandbox import GongSandbox
 from tests.e2e.meltano_project import MeltanoProject
 from tests.e2e.pipeline_scenario import (
+    TABLE_KEYS,
     UTC,
     GongHolds,
     PipelineHistory,
@@ -57,6 +58,23 @@ def test_columns_get_snowflake_types_from_the_schemas(history, snowflake_warehou
     assert stats["personinteractionstats"] == "VARIANT"
 
 
+def test_new_streams_get_text_ids_utc_timestamps_and_variant_json(history, snowflake_warehouse):
+    details = snowflake_warehouse.column_types("call_details")
+    participants = snowflake_warehouse.column_types("call_participants")
+    reviews = snowflake_warehouse.column_types("answered_scorecards")
+    activity = snowflake_warehouse.column_types("user_activity")
+
+    assert [details["id"], participants["callid"], participants["speakerid"]] == ["TEXT"] * 3
+    assert [reviews["answeredscorecardid"], reviews["revieweduserid"]] == ["TEXT"] * 2
+    assert details["started"] == reviews["reviewtime"] == "TIMESTAMP_NTZ"
+    # The CRM `context` (its any-typed `value`s) and every nested object or array.
+    assert {details[name] for name in ("context", "metadata", "parties", "content")} == {"VARIANT"}
+    assert participants["context"] == reviews["answers"] == "VARIANT"
+    assert activity["fromdate"] == "DATE"
+    assert activity["callsashost"] == "VARIANT"
+    assert activity["callsashostcount"] == "NUMBER"
+
+
 def test_calls_join_their_hosts_stats_days_on_utc_instants(history, snowflake_warehouse):
     """Both tables hold UTC: a user's calls that started inside a stats row's
     [fromDateTime, toDateTime) are that user's calls of that company day."""
@@ -84,7 +102,7 @@ def test_loads_leave_no_staging_tables_behind(history, snowflake_warehouse):
         "SELECT table_schema, table_name FROM information_schema.tables"
     )
 
-    assert sorted(tables) == [("GONG", "CALLS"), ("GONG", "INTERACTION_STATS")]
+    assert sorted(tables) == sorted(("GONG", table.upper()) for table in TABLE_KEYS)
 
 
 def test_overwrite_load_method_reloads_every_row_once(
