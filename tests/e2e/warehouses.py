@@ -72,6 +72,10 @@ class PostgresWarehouse:
         with self.server.connect(self.database) as connection:
             return connection.execute(sql).fetchall()
 
+    def execute(self, sql: str, parameters: tuple[str, ...] = ()) -> None:
+        with self.server.connect(self.database) as connection:
+            connection.execute(sql, parameters)
+
     def column_types(self, table: str) -> dict[str, str]:
         """Column name (lower case) -> PostgreSQL type (`_jsonb` is jsonb[])."""
         rows = self.query(
