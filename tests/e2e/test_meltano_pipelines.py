@@ -190,3 +190,34 @@ def test_an_hourly_run_costs_one_request_per_stream_and_one_or_two_for_stats(his
         ],
         1,
     )  # fmt: skip
+
+
+def test_postgres_columns_hold_text_ids_utc_timestamps_and_jsonb(history_of, postgres_warehouse):
+    history_of("postgres")
+    details = postgres_warehouse.column_types("call_details")
+    participants = postgres_warehouse.column_types("call_participants")
+    reviews = postgres_warehouse.column_types("answered_scorecards")
+    activity = postgres_warehouse.column_types("user_activity")
+
+    assert [details["id"], participants["speakerid"], reviews["revieweduserid"]] == ["text"] * 3
+    assert details["started"] == reviews["reviewtime"] == "timestamp"
+    # Objects land as jsonb, lists of objects (the CRM `context` among them) as jsonb[].
+    assert details["metadata"] == details["content"] == "jsonb"
+    assert details["context"] == participants["context"] == reviews["answers"] == "_jsonb"
+    assert activity["callsashost"] == participants["methods"] == "_text"
+    assert (activity["fromdate"], activity["callsashostcount"]) == ("date", "int8")
+
+
+def test_duckdb_columns_hold_text_ids_utc_timestamps_and_json(history_of, duckdb_warehouse):
+    history_of("duckdb")
+    details = duckdb_warehouse.column_types("call_details")
+    participants = duckdb_warehouse.column_types("call_participants")
+    reviews = duckdb_warehouse.column_types("answered_scorecards")
+    activity = duckdb_warehouse.column_types("user_activity")
+
+    assert [details["id"], participants["speakerid"], reviews["revieweduserid"]] == ["VARCHAR"] * 3
+    assert details["started"] == reviews["reviewtime"] == "TIMESTAMP"
+    # Every object and list, the CRM `context` among them, lands as JSON.
+    assert {details["metadata"], details["context"], participants["methods"]} == {"JSON"}
+    assert reviews["answers"] == activity["callsashost"] == "JSON"
+    assert (activity["fromdate"], activity["callsashostcount"]) == ("VARCHAR", "HUGEINT")
