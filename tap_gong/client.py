@@ -13,7 +13,9 @@ goes into the request.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -47,6 +49,7 @@ from tap_gong.errors import (
     GongUnreachable,
     PlannedStop,
 )
+from tap_gong.fetching import FetchedWindow, Window, WindowFetcher
 from tap_gong.pagination import GongCursorPaginator
 from tap_gong.progress import StreamProgress, StreamTally
 from tap_gong.records import RecordShaper
@@ -64,6 +67,9 @@ CONNECT_TIMEOUT_SECONDS = 10
 # what started this long before a run's end may still appear (DateTimeWindowStream).
 CALL_PROCESSING_ALLOWANCE = dt.timedelta(days=1)
 ONE_DAY = dt.timedelta(days=1)
+# A backfill of more than this many company days looks for empty stretches first
+# (CompanyDayStream.skip_empty_history); in a shorter one they would save little.
+PROBED_HISTORY_DAYS = 31
 # What the SDK's retry loop retries: its own list (streams/rest.py request_decorator).
 RETRIED_FAULTS = (
     ConnectionResetError,
@@ -73,8 +79,6 @@ RETRIED_FAULTS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-
-Window = dict[str, str]
 
 
 def first_value(window: Window) -> str:
@@ -377,6 +381,12 @@ class WindowedStream(GongStream):
     # Gong does not order records inside a range: the bookmark moves per finished window.
     is_sorted = False
 
+    def __init__(self, tap: Tap, run: GongRun) -> None:
+        super().__init__(tap, run)
+        #: The window whose answers workers fetched, while the main thread reads it.
+        self.fetched_window: FetchedWindow | None = None
+        self.thread_sessions = threading.local()
+
     def windows(self) -> Iterator[Window]:
         """The windows still to extract in this run, oldest first."""
         raise NotImplementedError
@@ -393,22 +403,30 @@ class WindowedStream(GongStream):
         """Every record Gong has for one window, across its pages."""
         return self.request_records(window)
 
+    def more_windows(self, after: Window) -> Iterator[Window]:
+        """Windows after `after` that only the answers read since can reveal (none here)."""
+        return iter(())
+
+    def skip_empty_history(self) -> None:
+        """Before planning: commit the bookmark past a stretch Gong has no data for."""
+
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state.mark_windows_resumable(self)
         progress = StreamProgress(
             self.name, self.logger, self.tally, lambda: self.pacer.requests_started
         )
-        planned = list(self.windows())
-        if planned:
-            first, last = planned[0], planned[-1]
-            progress.plan(len(planned), self.window_unit, first_value(first), last_value(last))
-        else:
-            progress.plan(0, self.window_unit, "", "")
         try:
-            for window in self.windows():
+            self.skip_empty_history()
+            planned = list(self.windows())
+            if planned:
+                first, last = planned[0], planned[-1]
+                progress.plan(len(planned), self.window_unit, first_value(first), last_value(last))
+            else:
+                progress.plan(0, self.window_unit, "", "")
+            for window, records in self.windows_with_records():
                 count = 0
-                for record in self.records_in_window(window):
+                for record in records:
                     count += 1
                     yield record
                 state.commit_bookmark(self, self.window_bookmark(window))
@@ -420,6 +438,58 @@ class WindowedStream(GongStream):
             state.forget_unfinished_window(self)
             self.logger.warning("Stopped '%s': %s.", self.name, stop)
         progress.finish()
+
+    def windows_with_records(self) -> Iterator[tuple[Window, Iterable[dict]]]:
+        """Each window, oldest first, with its records: read on this (the main) thread.
+
+        With `max_concurrent_requests` above 1, workers fetch the next windows' answers
+        meanwhile (tap_gong/fetching.py); everything else stays on this thread.
+        """
+        workers = self.settings.max_concurrent_requests
+        windows = self.windows()
+        if workers == 1:
+            for window in windows:
+                yield window, self.records_in_window(window)
+            return
+        if (first := next(windows, None)) is None:
+            return
+        # Built here, not raced for by workers: the authenticator, content selectors.
+        self._prepare_request(context=first, page=self.get_new_paginator())
+        fetcher = WindowFetcher(self.fetch_answers, self.pacer, workers)
+        for fetched in fetcher.in_order(itertools.chain([first], windows), self.more_windows):
+            self.fetched_window = fetched
+            try:
+                yield fetched.window, self.records_in_window(fetched.window)
+            finally:
+                self.fetched_window = None
+
+    def fetch_answers(self, window: Window) -> Iterator[requests.Response]:
+        """One window's validated answers, page by page: a worker's part, no messages."""
+        paginator = self.get_new_paginator()
+        request = self.request_decorator(self._request)
+        while not paginator.finished:
+            answer = request(self._prepare_request(context=window, page=paginator), window)
+            yield answer
+            paginator.advance(answer)
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        fetched = self.fetched_window
+        if fetched is None or context != fetched.window:
+            yield from super().request_records(context)
+            return
+        for answer in fetched.answers():
+            yield from self.parse_response(answer)
+
+    @override
+    @property
+    def requests_session(self) -> requests.Session:
+        # A requests Session is not thread-safe (the SDK sets its `auth` per request and
+        # it keeps one cookie jar): one per thread.
+        session: requests.Session | None = getattr(self.thread_sessions, "session", None)
+        if session is None:
+            session = self.thread_sessions.session = requests.Session()
+        return session
 
     #: What a window is called in progress lines.
     window_unit = "windows"
@@ -474,8 +544,21 @@ class DateTimeWindowStream(WindowedStream):
         start = self.settings.first_instant
         if (bookmark := self.saved_bookmark()) is not None:
             start = max(start, bookmark - self.rereads())
-        for window in time_windows(start, self.last_instant, self.settings.calls_window):
+        for window in time_windows(
+            start, self.last_instant, self.window_length(start, self.last_instant)
+        ):
             yield {"fromDateTime": utc_iso(window.start), "toDateTime": utc_iso(window.end)}
+
+    def window_length(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+        """`calls_window_days`; in a backfill, short enough to keep every worker busy.
+
+        Each extra cut costs at most one request (a window's last, partial page), so an
+        incremental run (a bookmark) keeps its one or two windows.
+        """
+        if self.saved_bookmark() is not None:
+            return self.settings.calls_window
+        per_worker = (end - start) / self.settings.max_concurrent_requests
+        return max(min(self.settings.calls_window, per_worker), ONE_DAY)
 
     @override
     def window_bookmark(self, window: Window) -> str:
@@ -510,16 +593,78 @@ class CompanyDayStream(WindowedStream):
     def parse_bookmark(self, value: str) -> dt.date:
         return dt.date.fromisoformat(value)
 
+    def __init__(self, tap: Tap, run: GongRun) -> None:
+        super().__init__(tap, run)
+        #: The first day not yet known to be empty (`skip_empty_history`).
+        self.first_unread_day = dt.date.min
+
     @override
     def windows(self) -> Iterator[Window]:
         day = self.settings.first_instant.date()
         if (bookmark := self.saved_bookmark()) is not None:
             day = max(day, bookmark + ONE_DAY - self.settings.lookback)
+        return self.windows_from(max(day, self.first_unread_day))
+
+    @override
+    def more_windows(self, after: Window) -> Iterator[Window]:
+        # Learning the company zone from the answers may have made a later day complete.
+        return self.windows_from(dt.date.fromisoformat(after["toDate"]))
+
+    def windows_from(self, day: dt.date) -> Iterator[Window]:
+        """The windows from `day` on, up to the last day to read."""
         # Re-evaluated after every window: the company zone is learned from answers.
         while day < (end := self.last_day_to_read() + ONE_DAY):
             next_day = min(day + dt.timedelta(days=self.days_per_window), end)
             yield {"fromDate": day.isoformat(), "toDate": next_day.isoformat()}
             day = next_day
+
+    @override
+    def skip_empty_history(self) -> None:
+        """In a backfill, a stretch with no data costs a few requests, not one per day.
+
+        Gong answers 404 "No stats found" for a range with nothing in it. From the first
+        day, ranges twice as long each time are asked until one has data, then that range
+        is halved down to its first day with data: about 2 x log2(empty days) requests.
+        The bookmark is committed past every empty range. Streams that ask many days at
+        once (`days_per_window`) gain nothing from it.
+        """
+        if self.days_per_window > 1 or self.saved_bookmark() is not None:
+            return
+        day = self.settings.first_instant.date()
+        if (self.last_day_to_read() - day).days < PROBED_HISTORY_DAYS:
+            return
+        days = 1
+        while day <= self.last_day_to_read():
+            probe_end = min(day + dt.timedelta(days=days), self.last_day_to_read() + ONE_DAY)
+            if self.has_data(day, probe_end):
+                break
+            self.skip_empty(day, probe_end)
+            day, days = probe_end, days * 2
+        else:
+            return
+        while (probe_end - day).days > 1:
+            middle = day + (probe_end - day) // 2
+            if self.has_data(day, middle):
+                probe_end = middle
+            else:
+                self.skip_empty(day, middle)
+                day = middle
+
+    def has_data(self, first_day: dt.date, end_day: dt.date) -> bool:
+        """Whether Gong has anything for the days [first_day, end_day) (one request)."""
+        window = {"fromDate": first_day.isoformat(), "toDate": end_day.isoformat()}
+        item = next(iter(self.request_records(window)), None)
+        if item is None:
+            return False
+        self.learn_company_zone(item.get("timeZone"))
+        return True
+
+    def skip_empty(self, first_day: dt.date, end_day: dt.date) -> None:
+        """Commit the bookmark past days Gong has no data for: not read again."""
+        self.logger.info("%s: no data from %s to %s.", self.name, first_day, end_day - ONE_DAY)
+        window = {"fromDate": first_day.isoformat(), "toDate": end_day.isoformat()}
+        state.commit_bookmark(self, self.window_bookmark(window))
+        self.first_unread_day = end_day
 
     def last_day_to_read(self) -> dt.date:
         """The last company day this run reads: the current one only if Gong accepts it."""

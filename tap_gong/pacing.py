@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import heapq
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -13,14 +15,19 @@ from tap_gong.errors import RequestBudgetSpent
 # that jitter between our clock and the moment Gong counts a request never puts
 # rate + 1 requests into one of Gong's rolling seconds.
 PACING_WINDOW_SECONDS = 1.03
+# The rank of a thread that never said otherwise (the main thread): it goes first, as it
+# reads the oldest window, the one whose bookmark is committed next.
+FIRST_RANK = 0
 
 
 class RequestPacer:
     """At most `rate` request starts in any rolling second, and at most `budget` per run.
 
-    Shared by all streams of a run and called inside the retry loop, so retries are
-    paced too. A retry wait (`hold`) holds back every request of the run: Gong's
-    `Retry-After` is about the company's allowance, not one request.
+    Shared by all streams and threads of a run and called inside the retry loop, so
+    retries are paced too. A retry wait (`hold`) holds back every request of the run:
+    Gong's `Retry-After` is about the company's allowance, not one request. Waiting
+    requests are granted lowest rank first (`rank_this_thread`: the oldest window), and
+    nobody sleeps while holding the lock.
     """
 
     def __init__(
@@ -37,12 +44,35 @@ class RequestPacer:
         self._sleep = sleep
         self._recent_starts: collections.deque[float] = collections.deque(maxlen=rate)
         self._not_before = 0.0
-        self._lock = threading.Lock()
+        self._condition = threading.Condition()
+        self._waiting: list[tuple[int, int]] = []  # (rank, arrival): a heap
+        self._arrivals = itertools.count()
+        self._stop_reason: BaseException | None = None
+        self._thread = threading.local()
+        #: Set once Gong has answered in this run: until then, one request in flight is
+        #: enough (a wrong setting or an outage costs one request and its retries).
+        self.gong_answered = threading.Event()
+
+    def rank_this_thread(self, rank: int) -> None:
+        """Requests of this thread wait behind those of lower rank (a worker: its window)."""
+        self._thread.rank = rank
 
     def hold(self, seconds: float) -> None:
         """No request of the run starts in the next `seconds`."""
-        with self._lock:
+        with self._condition:
             self._not_before = max(self._not_before, self._clock() + seconds)
+            self._condition.notify_all()
+
+    def stop(self, reason: BaseException) -> None:
+        """No request of the run starts any more: waiting ones raise `reason` instead.
+
+        After Gong's quota 429 or a fatal error, a queued request would only spend Gong's
+        allowance on windows that can no longer be committed.
+        """
+        with self._condition:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+            self._condition.notify_all()
 
     def seconds_held(self) -> float:
         """How long requests are still held back by the latest `hold`."""
@@ -53,14 +83,43 @@ class RequestPacer:
 
         Raises:
             RequestBudgetSpent: when the run has used its request budget.
+            BaseException: the reason given to `stop`, once the run is stopped.
         """
-        with self._lock:
+        ticket = (getattr(self._thread, "rank", FIRST_RANK), next(self._arrivals))
+        with self._condition:
+            heapq.heappush(self._waiting, ticket)
+            try:
+                self._wait_for_grant(ticket)
+            finally:
+                self._waiting.remove(ticket)
+                heapq.heapify(self._waiting)
+                self._condition.notify_all()
+
+    def _wait_for_grant(self, ticket: tuple[int, int]) -> None:
+        """With the lock held: wait until `ticket` is first in line and its start is due."""
+        while True:
+            if self._stop_reason is not None:
+                raise self._stop_reason
             if self.budget is not None and self.requests_started >= self.budget:
                 raise RequestBudgetSpent(self.budget)
-            wait = self._not_before - self._clock()
-            if len(self._recent_starts) == self.rate:
-                wait = max(wait, self._recent_starts[0] + PACING_WINDOW_SECONDS - self._clock())
-            if wait > 0:
+            if self._waiting[0] != ticket:
+                self._condition.wait()
+                continue
+            wait = self._seconds_to_next_start()
+            if wait <= 0:
+                # Counted at grant time, under the lock: the budget stays exact.
+                self._recent_starts.append(self._clock())
+                self.requests_started += 1
+                return
+            # Sleep outside the lock; a hold, a stop or a lower rank may have come meanwhile.
+            self._condition.release()
+            try:
                 self._sleep(wait)
-            self._recent_starts.append(self._clock())
-            self.requests_started += 1
+            finally:
+                self._condition.acquire()
+
+    def _seconds_to_next_start(self) -> float:
+        wait = self._not_before - self._clock()
+        if len(self._recent_starts) == self.rate:
+            wait = max(wait, self._recent_starts[0] + PACING_WINDOW_SECONDS - self._clock())
+        return wait

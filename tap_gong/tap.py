@@ -118,6 +118,14 @@ class TapGong(Tap):
             description="Most requests started in any rolling second (Gong allows about 3).",
         ),
         th.Property(
+            "max_concurrent_requests",
+            th.IntegerType(minimum=1),
+            default=GongSettings.default("max_concurrent_requests"),
+            description="Requests in flight at once, each for its own date window, so that "
+            "slow answers still use Gong's whole rate (max_requests_per_second). 1 fetches "
+            "one window at a time. Bookmarks only ever pass finished windows.",
+        ),
+        th.Property(
             "max_requests_per_run",
             th.IntegerType(minimum=1),
             description="Stop (exit 0, state saved) after this many requests, leaving the "

@@ -1,0 +1,269 @@
+"""Several requests in flight (max_concurrent_requests): every record once, bookmarks safe.
+
+Workers fetch windows ahead while the main thread emits them in order, so each STATE is
+checked against the records that arrived before it: a bookmark never passes a window
+whose records are not all out, whatever was in flight, stopped or killed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import math
+import signal
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_gong.sandbox import GongSandbox, RequestLogEntry
+from tests.support import (
+    expected_stats,
+    instant,
+    run_tap,
+    sandbox_settings,
+    start_tap,
+    tap_config,
+)
+
+IN_FLIGHT = 4
+# Above 1/3 s, one request at a time cannot use Gong's 3 per second.
+LATENCY_SECONDS = 0.8
+CALLS_PATH = "/v2/calls"
+STATS_PATH = "/v2/stats/interaction"
+CALL_FAMILY = ("call_details", "call_participants", "call_transcripts")
+
+
+@contextmanager
+def gong_at_its_limit(latency: float = LATENCY_SECONDS, **overrides: Any) -> Iterator[GongSandbox]:
+    """A 10-day company behind Gong's exact limit (3 per rolling second), answering slowly."""
+    settings = sandbox_settings(
+        **{"days": 10, "calls": 300, "requests_per_second": 3, "latency_seconds": latency}
+        | overrides
+    )
+    with GongSandbox(settings) as sandbox:
+        yield sandbox
+
+
+def concurrent_config(sandbox: GongSandbox, **overrides: Any) -> dict[str, Any]:
+    settings = {"max_requests_per_second": 3, "max_concurrent_requests": IN_FLIGHT}
+    return tap_config(sandbox, **{**settings, "lookback_window_days": 0, **overrides})
+
+
+def singer_messages(lines: Iterator[str]) -> list[dict]:
+    """The complete messages of a stream of lines (a killed tap may leave half a line)."""
+    messages = []
+    for line in lines:
+        try:
+            messages.append(json.loads(line))
+        except ValueError:
+            break
+    return messages
+
+
+def assert_every_state_covers_only_arrived_records(
+    messages: list[dict], sandbox: GongSandbox, config: dict[str, Any]
+) -> int:
+    """At each STATE, everything Gong has before each bookmark was emitted before it.
+
+    Returns how many bookmarks were checked.
+    """
+    start = instant(config["start_date"])
+    keys: dict[str, Callable[[dict], Any]] = {
+        "calls": lambda r: r["id"],
+        "call_details": lambda r: r["id"],
+        "interaction_stats": lambda r: (r["userId"], r["fromDate"]),
+    }
+    stats = expected_stats(sandbox, config)
+    arrived: dict[str, set] = {stream: set() for stream in keys}
+    checked = 0
+    for message in messages:
+        if message["type"] == "RECORD" and message["stream"] in keys:
+            arrived[message["stream"]].add(keys[message["stream"]](message["record"]))
+        if message["type"] != "STATE":
+            continue
+        bookmarks = message["value"].get("bookmarks", {})
+        for stream in ("calls", "call_details"):
+            if bookmark := bookmarks.get(stream, {}).get("replication_key_value"):
+                before = {call["id"] for call in sandbox.calls(start, instant(bookmark))}
+                assert before <= arrived[stream], f"{stream} STATE {bookmark} passed a window"
+                checked += 1
+        if day := bookmarks.get("interaction_stats", {}).get("replication_key_value"):
+            before = {key for key in stats if key[1] <= day}
+            assert before <= arrived["interaction_stats"], f"stats STATE {day} passed a day"
+            checked += 1
+    return checked
+
+
+def overlapping(log: list[RequestLogEntry], latency: float) -> int:
+    """Requests that arrived while an earlier one was still being answered."""
+    starts = sorted(entry.at for entry in log)
+    return sum(later - earlier < latency for earlier, later in itertools.pairwise(starts))
+
+
+def test_every_call_and_stats_day_arrives_once_with_requests_in_flight(tmp_path: Path) -> None:
+    with gong_at_its_limit() as sandbox:
+        config = concurrent_config(sandbox)
+        run = run_tap(config, tmp_path)
+
+        assert run.returncode == 0, run.stderr
+        calls = Counter(record["id"] for record in run.records("calls"))
+        assert set(calls) == {call["id"] for call in sandbox.calls()}
+        assert max(calls.values()) == 1
+        stats = Counter((r["userId"], r["fromDate"]) for r in run.records("interaction_stats"))
+        assert set(stats) == set(expected_stats(sandbox, config))
+        assert max(stats.values()) == 1
+        assert assert_every_state_covers_only_arrived_records(run.messages, sandbox, config)
+        assert overlapping(sandbox.requests, LATENCY_SECONDS) > len(sandbox.requests) / 2
+        assert sandbox.counters()["429"] == 0
+
+
+def test_call_details_and_its_page_children_arrive_once_with_requests_in_flight(
+    tmp_path: Path,
+) -> None:
+    with gong_at_its_limit(calls=120, page_size=20) as sandbox:
+        config = concurrent_config(sandbox)
+        run = run_tap(config, tmp_path, streams=CALL_FAMILY)
+
+        assert run.returncode == 0, run.stderr
+        every_call = sorted(call["id"] for call in sandbox.calls())
+        assert sorted(r["id"] for r in run.records("call_details")) == every_call
+        transcripts = sorted(r["callId"] for r in run.records("call_transcripts"))
+        assert transcripts == sorted(t["callId"] for t in sandbox.transcripts())
+        parties = Counter((r["callId"], r["id"]) for r in run.records("call_participants"))
+        assert set(parties) == {
+            (call["metaData"]["id"], party["id"])
+            for call in sandbox.call_details()
+            for party in call.get("parties", [])
+        }
+        assert max(parties.values()) == 1
+        assert assert_every_state_covers_only_arrived_records(run.messages, sandbox, config)
+        details = [r for r in sandbox.requests if r.path == "/v2/calls/extensive"]
+        assert overlapping(details, LATENCY_SECONDS) > 0
+
+
+@pytest.mark.parametrize("killed_after_bookmarks", [1, 3, 7])
+def test_killed_with_requests_in_flight_the_resumed_run_delivers_everything(
+    tmp_path: Path, killed_after_bookmarks: int
+) -> None:
+    # 4 windows of calls, then 10 stats days: killed in calls, near their end, in stats.
+    with gong_at_its_limit(requests_per_second=None) as sandbox:
+        config = concurrent_config(sandbox, max_requests_per_second=100)
+        tap = start_tap(config, tmp_path)
+        assert tap.stdout is not None
+        lines, bookmarks = [], 0
+        for line in tap.stdout:
+            lines.append(line)
+            bookmarks += '"replication_key_value"' in line and line.startswith('{"type":"STATE"')
+            if bookmarks == killed_after_bookmarks:
+                tap.send_signal(signal.SIGKILL)
+                break
+        lines += tap.stdout.readlines()
+        tap.wait(timeout=30)
+        killed = singer_messages(iter(lines))
+        states = [m["value"] for m in killed if m["type"] == "STATE"]
+        assert assert_every_state_covers_only_arrived_records(killed, sandbox, config)
+
+        resumed = run_tap(config, tmp_path, state=states[-1] if states else None)
+
+        assert resumed.returncode == 0, resumed.stderr
+        records = [m for m in killed + resumed.messages if m["type"] == "RECORD"]
+        calls = {m["record"]["id"] for m in records if m["stream"] == "calls"}
+        assert calls == {call["id"] for call in sandbox.calls()}
+        stats = {
+            (m["record"]["userId"], m["record"]["fromDate"])
+            for m in records
+            if m["stream"] == "interaction_stats"
+        }
+        assert stats == set(expected_stats(sandbox, config))
+
+
+def test_spent_quota_stops_in_flight_at_the_last_finished_window_and_requests_nothing_more(
+    tmp_path: Path,
+) -> None:
+    latency = 0.5
+    with gong_at_its_limit(latency=latency, daily_quota=5) as sandbox:
+        config = concurrent_config(sandbox, calls_window_days=1)
+        run = run_tap(config, tmp_path)
+
+        assert run.returncode == 1
+        assert "quota is spent" in run.stderr
+        assert "Traceback" not in run.stderr
+        log = sandbox.requests
+        first_429 = next(entry for entry in log if entry.status == 429)
+        assert all(entry.at <= first_429.at + latency for entry in log)
+        # The bookmark is the end of the longest run of answered windows from the start.
+        answered = {e.query["fromDateTime"] for e in log if e.status in (200, 404)}
+        window_start = config["start_date"].replace("+00:00", "Z")
+        while window_start in answered:
+            window_start = (instant(window_start) + dt.timedelta(days=1)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
+        assert run.bookmark("calls") == window_start
+        assert assert_every_state_covers_only_arrived_records(run.messages, sandbox, config)
+
+
+def test_request_budget_is_exact_with_requests_in_flight_and_the_next_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    with gong_at_its_limit() as sandbox:
+        config = concurrent_config(sandbox, calls_window_days=1, max_requests_per_run=7)
+        stopped = run_tap(config, tmp_path)
+
+        assert stopped.returncode == 0, stopped.stderr
+        assert sandbox.counters()["requests"] == 7
+        assert assert_every_state_covers_only_arrived_records(stopped.messages, sandbox, config)
+
+        resumed = run_tap(
+            {**config, "max_requests_per_run": None}, tmp_path, state=stopped.final_state
+        )
+
+        assert resumed.returncode == 0, resumed.stderr
+        calls = {r["id"] for r in stopped.records("calls") + resumed.records("calls")}
+        assert calls == {call["id"] for call in sandbox.calls()}
+
+
+def test_gongs_exact_limit_at_one_second_answers_sees_no_429_and_uses_the_allowance(
+    tmp_path: Path,
+) -> None:
+    with gong_at_its_limit(latency=1.0) as sandbox:
+        run = run_tap(concurrent_config(sandbox), tmp_path)
+
+        assert run.returncode == 0, run.stderr
+        assert sandbox.counters()["429"] == 0
+        # One request in flight at a time starts at most 4 in any 3 seconds; Gong allows 9.
+        starts = sorted(entry.at for entry in sandbox.requests)
+        assert max(sum(t <= u < t + 3 for u in starts) for t in starts) >= 8
+
+
+def test_stats_backfill_over_a_long_empty_history_spends_requests_on_the_days_with_data(
+    tmp_path: Path,
+) -> None:
+    with GongSandbox(sandbox_settings(days=20)) as sandbox:
+        first_day_with_data = min(sandbox.stats_days())
+        start = first_day_with_data - dt.timedelta(days=400)
+        config = tap_config(
+            sandbox, start_date=start.isoformat(), max_concurrent_requests=IN_FLIGHT
+        )
+        run = run_tap(config, tmp_path, streams=("interaction_stats",))
+
+        assert run.returncode == 0, run.stderr
+        stats = Counter((r["userId"], r["fromDate"]) for r in run.records("interaction_stats"))
+        assert set(stats) == set(expected_stats(sandbox, config))
+        assert max(stats.values()) == 1
+        days_with_data = (sandbox.company_today() - first_day_with_data).days
+        stats_requests = [r for r in sandbox.requests if r.path == STATS_PATH]
+        assert len(stats_requests) <= days_with_data + 2 * math.ceil(math.log2(400)) + 1
+        # The empty stretch is committed before the first record: a stop there resumes after it.
+        first_record = next(i for i, m in enumerate(run.messages) if m["type"] == "RECORD")
+        skipped_to = [
+            m["value"]["bookmarks"]["interaction_stats"].get("replication_key_value")
+            for m in run.messages[:first_record]
+            if m["type"] == "STATE"
+        ]
+        assert (first_day_with_data - dt.timedelta(days=1)).isoformat() in skipped_to
+        assert assert_every_state_covers_only_arrived_records(run.messages, sandbox, config)
