@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import yaml  # type: ignore[import-untyped]  # no stubs in the test extras
 
@@ -195,3 +196,27 @@ def test_jsonl_job_writes_every_call_to_a_file_per_stream(fresh_project):
     (calls_file,) = (project.root / "output" / "jsonl").glob("calls-*.jsonl")
     ids = [json.loads(line)["id"] for line in calls_file.read_text().splitlines()]
     assert sorted(ids) == sorted(gong.calls)
+
+
+def test_calls_only_extractor_loads_just_calls_and_interaction_stats(
+    meltano_project: MeltanoProject, tmp_path: Path
+):
+    warehouse = DuckDBWarehouse(tmp_path / "calls-only.duckdb")
+    with GongSandbox(sandbox_settings()) as sandbox:
+        meltano_project.meltano(
+            *("run", "tap-gong--calls-only", "target-duckdb"),
+            label="tap-gong--calls-only run",
+            env={
+                **tap_environment(sandbox),
+                **warehouse.loader_environment(),
+                "MELTANO_STATE_BACKEND_URI": tmp_path.as_uri(),  # not the histories' state
+            },
+        )
+        gong = GongHolds.read(sandbox, warehouse.empty_text_lands_as_null)
+    with duckdb.connect(str(warehouse.path), read_only=True) as connection:
+        tables = {
+            name
+            for (name,) in connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+    assert tables == {"calls", "interaction_stats"}
+    assert table_differences(warehouse.rows("calls"), gong.calls, CALLS_KEY) == []
