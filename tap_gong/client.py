@@ -52,6 +52,7 @@ from tap_gong.errors import (
 from tap_gong.fetching import FetchedWindow, Window, WindowFetcher
 from tap_gong.pagination import GongCursorPaginator
 from tap_gong.progress import StreamProgress, StreamTally
+from tap_gong.reconcile import Reconciliation, send_activate_version
 from tap_gong.records import RecordShaper
 from tap_gong.retries import RetryPolicy, describe_fault, unreachable_host_reason
 from tap_gong.windows import company_today, company_zone, parse_instant, time_windows, utc_iso
@@ -361,6 +362,11 @@ class PageChildStream(GongStream):
         # is extracted. Where to resume is the parent's bookmark.
         return
 
+    def activate_version(self, version: int) -> None:
+        """ACTIVATE_VERSION after the parent's complete re-read, whose pages held every record."""
+        self._write_schema_message()  # a target refuses a stream it got no SCHEMA for
+        send_activate_version(self, version)
+
     @override
     def _write_schema_message(self) -> None:
         # `sync` writes SCHEMA each time, here once per page: once a run is enough (some
@@ -539,15 +545,23 @@ class DateTimeWindowStream(WindowedStream):
     def parse_bookmark(self, value: str) -> dt.datetime:
         return parse_instant(value)
 
-    @override
-    def windows(self) -> Iterator[Window]:
+    def reads_from(self) -> dt.datetime:
+        """Where this run's own windows start: the saved bookmark minus the rereads."""
         start = self.settings.first_instant
         if (bookmark := self.saved_bookmark()) is not None:
             start = max(start, bookmark - self.rereads())
-        for window in time_windows(
-            start, self.last_instant, self.window_length(start, self.last_instant)
-        ):
-            yield {"fromDateTime": utc_iso(window.start), "toDateTime": utc_iso(window.end)}
+        return start
+
+    @override
+    def windows(self) -> Iterator[Window]:
+        # The run's own windows first, so that new calls arrive during a long re-read.
+        spans = [
+            (self.reads_from(), self.last_instant),
+            self.reconciliation.range_to_reread(),
+        ]
+        for start, end in spans:
+            for window in time_windows(start, end, self.window_length(start, end)):
+                yield {"fromDateTime": utc_iso(window.start), "toDateTime": utc_iso(window.end)}
 
     def window_length(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
         """`calls_window_days`; in a backfill, short enough to keep every worker busy.
@@ -560,10 +574,45 @@ class DateTimeWindowStream(WindowedStream):
         per_worker = (end - start) / self.settings.max_concurrent_requests
         return max(min(self.settings.calls_window, per_worker), ONE_DAY)
 
+    @cached_property
+    def reconciliation(self) -> Reconciliation:
+        settings = self.settings
+        return Reconciliation(
+            self, settings.reconcile_every, settings.first_instant, self.last_instant
+        )
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        version = self.reconciliation.begin(self.reads_from())
+        # A version on every record of every run: the SDK writes `_stream_version` into
+        # each RECORD (streams/core.py `_generate_record_messages`) but sets it only for
+        # FULL_TABLE streams.
+        streams: list[DateTimeWindowStream | PageChildStream] = [
+            self,
+            *(child for child in self.child_streams if isinstance(child, PageChildStream)),
+        ]
+        for stream in streams:
+            stream._stream_version = version
+        self.own_windows_read = self.reads_from() >= self.last_instant
+        yield from super().get_records(context)
+        # Not reached when the run stopped early (budget, quota, record limit).
+        if self.own_windows_read and (done := self.reconciliation.finish()):
+            for stream in streams:
+                if stream.selected:
+                    stream.activate_version(done)
+            state.emit_state(self)
+
+    def activate_version(self, version: int) -> None:
+        """ACTIVATE_VERSION, after this stream's last record of a complete re-read."""
+        send_activate_version(self, version)
+
     @override
     def window_bookmark(self, window: Window) -> str:
+        start, end = parse_instant(window["fromDateTime"]), parse_instant(window["toDateTime"])
+        self.reconciliation.window_read(start, end)
+        self.own_windows_read = self.own_windows_read or end == self.last_instant
         published_until = self.last_instant - CALL_PROCESSING_ALLOWANCE
-        bookmark = min(parse_instant(window["toDateTime"]), published_until)
+        bookmark = min(end, published_until)
         if (saved := self.saved_bookmark()) is not None:
             bookmark = max(bookmark, saved)  # a bookmark never moves back
         return utc_iso(bookmark)

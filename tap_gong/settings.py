@@ -41,6 +41,7 @@ class GongSettings:
     max_retry_time_seconds: int = 900
     request_timeout_seconds: int = 60
     call_details_media: bool = False
+    reconcile_every_days: int | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GongSettings:
@@ -80,3 +81,10 @@ class GongSettings:
     @property
     def calls_window(self) -> dt.timedelta:
         return dt.timedelta(days=self.calls_window_days)
+
+    @property
+    def reconcile_every(self) -> dt.timedelta | None:
+        """How often the call streams re-read their whole history (None: never)."""
+        if self.reconcile_every_days is None:
+            return None
+        return dt.timedelta(days=self.reconcile_every_days)

@@ -170,6 +170,14 @@ class TapGong(Tap):
             description="Also extract call_details' `media` (audio and video URLs; Gong "
             "signs them for a few hours only, so they change on every run).",
         ),
+        th.Property(
+            "reconcile_every_days",
+            th.IntegerType(minimum=0),
+            description="Every this many days, re-read the whole history of the call streams "
+            "from start_date and send ACTIVATE_VERSION once it is read, so that targets mark "
+            "calls deleted in Gong as deleted (_sdc_deleted_at). 0 reconciles on every run; "
+            "unset never does.",
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
