@@ -70,7 +70,7 @@ class Reconciliation:
             GongStateError: when the state holds reconcile values tap-gong does not write.
         """
         version = self.version()
-        if RECONCILE not in self._state and self.is_due():
+        if self.pending() is None and self.is_due():
             version = max(int(time.time()), (version or 0) + 1)
             self._state[RECONCILE] = {
                 "started_at": utc_iso(self.run_end),
@@ -101,10 +101,16 @@ class Reconciliation:
         last = self._state.get(RECONCILED_AT)
         return last is None or self.run_end - self._instant(RECONCILED_AT, last) >= self.every
 
+    def pending(self) -> dict[str, Any] | None:
+        """The unfinished re-read in the state, if any."""
+        pending = self._state.get(RECONCILE)
+        if pending is None or (isinstance(pending, dict) and pending.get("started_at")):
+            return pending
+        raise self._state_error(RECONCILE, pending)
+
     def range_to_reread(self) -> tuple[dt.datetime, dt.datetime]:
         """What is left of the re-read range: empty when no re-read is unfinished."""
-        pending = self._state.get(RECONCILE)
-        if pending is None:
+        if (pending := self.pending()) is None:
             return (self.first_instant, self.first_instant)
         read_to = pending.get("read_to")
         start = self.first_instant if read_to is None else self._instant("read_to", read_to)
@@ -121,8 +127,7 @@ class Reconciliation:
 
         The state then says the re-read is done and when it started.
         """
-        pending = self._state.get(RECONCILE)
-        if pending is None:
+        if (pending := self.pending()) is None:
             return None
         left_from, until = self.range_to_reread()
         if left_from < until:

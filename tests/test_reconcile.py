@@ -200,3 +200,22 @@ def test_a_late_call_outside_the_lookback_arrives_in_the_reconcile_run(
     assert not late_ids & call_ids(normal, "calls")
     assert late_ids <= call_ids(reconcile, "calls")
     assert late_ids <= call_ids(reconcile, "call_details")
+
+
+def test_a_reconcile_state_the_tap_did_not_write_is_refused_in_one_line(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    backfill = run_calls(sandbox, tmp_path, reconcile_every_days=7)
+    state = backfill.final_state
+    state["bookmarks"]["calls"]["reconcile"] = "yes"
+
+    broken = run_tap(
+        tap_config(sandbox, reconcile_every_days=7), tmp_path, state, streams=CALL_STREAMS
+    )
+
+    assert broken.returncode == 1
+    assert broken.stderr.strip().splitlines()[-1] == (
+        "Error: The state's reconcile for 'calls' is 'yes', not a value tap-gong writes: pass "
+        "the state the tap emitted, or no state to start from start_date."
+    )
+    assert "Traceback" not in broken.stderr
