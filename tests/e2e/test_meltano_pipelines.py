@@ -221,3 +221,15 @@ def test_duckdb_columns_hold_text_ids_utc_timestamps_and_json(history_of, duckdb
     assert {details["metadata"], details["context"], participants["methods"]} == {"JSON"}
     assert reviews["answers"] == activity["callsashost"] == "JSON"
     assert (activity["fromdate"], activity["callsashostcount"]) == ("VARCHAR", "HUGEINT")
+
+
+@pytest.mark.parametrize(
+    ("table", "id_column"),
+    [("answered_scorecards", "answeredscorecardid"), ("users", "id"), ("call_details", "id")],
+)
+def test_ids_beyond_what_a_float_holds_land_as_their_exact_digits(history, table, id_column):
+    """What the row comparison covers: ids a float (or a JSON number) cannot hold exactly."""
+    loaded = [row[id_column] for row in history.first_run.tables[table]]
+    assert all(isinstance(value, str) and value.isdigit() for value in loaded)
+    assert any(int(value) > 2**53 for value in loaded)
+    assert set(loaded) == {str(key) for key in history.first_run.gong.tables[table]}
