@@ -3,6 +3,7 @@
     python benchmarks/latency_sweep.py                   # latencies 0, 0.3, 1, 2 s (~10 min)
     python benchmarks/latency_sweep.py --quick           # small numbers (~80 s)
     python benchmarks/latency_sweep.py --latencies 0 1   # only these latencies
+    python benchmarks/latency_sweep.py --max-concurrent-requests 8   # that many in flight
 
 (1) A backfill of both streams, once per answer latency, against the sandbox enforcing
 Gong's 3 requests per rolling second. The share of the allowance used is requests /
@@ -117,7 +118,11 @@ def minimum_requests(sandbox: GongSandbox, config: dict) -> int:
 
 
 def sweep_row(
-    bench: Bench, sandbox: GongSandbox, catalog: dict[str, Any], latency: float
+    bench: Bench,
+    sandbox: GongSandbox,
+    catalog: dict[str, Any],
+    latency: float,
+    tap_settings: dict[str, Any],
 ) -> tuple[str, ...]:
     """One backfill at Gong's rate limit with answers taking `latency` seconds."""
     sandbox.configure(
@@ -125,7 +130,7 @@ def sweep_row(
     )
     sandbox.reset_log()
     time.sleep(ROLLING_SECOND_PAUSE)
-    config = tap_config(sandbox)
+    config = tap_config(sandbox, **tap_settings)
     run = run_tap(bench, config, catalog)
     counters = sandbox.counters()
     allowance = run.wall_seconds * GONG_REQUESTS_PER_SECOND
@@ -144,7 +149,7 @@ def sweep_row(
 
 
 def empty_history_rows(
-    bench: Bench, sandbox: GongSandbox, catalog: dict[str, Any]
+    bench: Bench, sandbox: GongSandbox, catalog: dict[str, Any], tap_settings: dict[str, Any]
 ) -> list[tuple[str, ...]]:
     """A backfill from 400 days before the first call: what the empty days cost in stats."""
     sandbox.configure(requests_per_second=None, latency_seconds=0)
@@ -152,7 +157,10 @@ def empty_history_rows(
     data_start = SANDBOX_NOW - dt.timedelta(days=sandbox.settings.days)
     start = data_start - EMPTY_HISTORY
     config = tap_config(
-        sandbox, start_date=start.isoformat(), max_requests_per_second=UNPACED_REQUESTS_PER_SECOND
+        sandbox,
+        start_date=start.isoformat(),
+        max_requests_per_second=UNPACED_REQUESTS_PER_SECOND,
+        **tap_settings,
     )
     run_tap(bench, config, catalog)
     log = sandbox.requests
@@ -192,16 +200,34 @@ def main() -> None:
         metavar="SECONDS",
         help="answer latencies to sweep (default: 0 0.3 1 2)",
     )
+    parser.add_argument(
+        "--max-concurrent-requests",
+        type=int,
+        metavar="N",
+        help="the tap's max_concurrent_requests (default: the tap's default)",
+    )
     args = parser.parse_args()
+    tap_settings = (
+        {"max_concurrent_requests": args.max_concurrent_requests}
+        if args.max_concurrent_requests
+        else {}
+    )
     scale = QUICK if args.quick else FULL
     settings = SandboxSettings(calls=scale.calls, days=scale.days, now=SANDBOX_NOW)
-    print(f"tap-gong latency sweep ({'quick' if args.quick else 'full'}): {machine()}", flush=True)
+    print(
+        f"tap-gong latency sweep ({'quick' if args.quick else 'full'}, "
+        f"{tap_settings or 'default settings'}): {machine()}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="tap-gong-sweep-") as folder:
         bench = Bench(Path(folder))
         with GongSandbox(settings) as sandbox:
             print(f"(1) backfill of {scale.calls:,} calls over {scale.days} days at 3 requests/s")
             catalog = swept_streams_catalog(tap_config(sandbox))
-            rows = [sweep_row(bench, sandbox, catalog, latency) for latency in args.latencies]
+            rows = [
+                sweep_row(bench, sandbox, catalog, latency, tap_settings)
+                for latency in args.latencies
+            ]
             header = (
                 "latency",
                 "wall",
@@ -214,7 +240,8 @@ def main() -> None:
             )
             print(markdown_table(header, rows), flush=True)
             print("\n(2) long empty history, unpaced (request counts only)")
-            print(markdown_table(("measure", "value"), empty_history_rows(bench, sandbox, catalog)))
+            empty = empty_history_rows(bench, sandbox, catalog, tap_settings)
+            print(markdown_table(("measure", "value"), empty))
 
 
 if __name__ == "__main__":

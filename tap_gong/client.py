@@ -68,6 +68,8 @@ CONNECT_TIMEOUT_SECONDS = 10
 # what started this long before a run's end may still appear (DateTimeWindowStream).
 CALL_PROCESSING_ALLOWANCE = dt.timedelta(days=1)
 ONE_DAY = dt.timedelta(days=1)
+# Calls windows per worker a backfill is cut into at least (DateTimeWindowStream).
+WINDOWS_PER_WORKER = 4
 # A backfill of more than this many company days looks for empty stretches first
 # (CompanyDayStream.skip_empty_history); in a shorter one they would save little.
 PROBED_HISTORY_DAYS = 31
@@ -566,13 +568,15 @@ class DateTimeWindowStream(WindowedStream):
     def window_length(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
         """`calls_window_days`; in a backfill, short enough to keep every worker busy.
 
-        Each extra cut costs at most one request (a window's last, partial page), so an
-        incremental run (a bookmark) keeps its one or two windows.
+        A window's pages come one after the other, and the oldest window is served first:
+        with only as many windows as workers, the last one would be paged alone at the
+        end. Each extra cut costs at most one request (a window's last, partial page), so
+        an incremental run (a bookmark) keeps its one or two windows.
         """
         if self.saved_bookmark() is not None:
             return self.settings.calls_window
-        per_worker = (end - start) / self.settings.max_concurrent_requests
-        return max(min(self.settings.calls_window, per_worker), ONE_DAY)
+        windows = WINDOWS_PER_WORKER * self.settings.max_concurrent_requests
+        return max(min(self.settings.calls_window, (end - start) / windows), ONE_DAY)
 
     @cached_property
     def reconciliation(self) -> Reconciliation:

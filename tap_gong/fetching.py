@@ -3,9 +3,9 @@
 Gong answers in about a second while it allows 3 requests per second, so one request
 at a time uses a third of the allowance. Workers only fetch: each takes one window and
 requests its pages in order (Gong's cursor), putting the validated answers into that
-window's small queue. The main thread reads the windows in order and does everything
-else (parsing, child streams, records, STATE), so a bookmark never passes a window
-whose records are not all out, and memory holds a few pages per worker.
+window's queue. The main thread reads the windows in order and does everything else
+(parsing, child streams, records, STATE), so a bookmark never passes a window whose
+records are not all out. Answers fetched ahead hold at most BYTES_AHEAD.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from tap_gong.errors import PlannedStop
 from tap_gong.pacing import RequestPacer
 
 Window = dict[str, str]
-# Answers a worker fetches ahead of the main thread, per window.
-PAGES_AHEAD = 2
+# Bytes of answers fetched ahead of the main thread, all windows together. The main
+# thread reads the oldest window at one page per answer's latency while the others fetch
+# theirs: a window of many pages needs room for them, or its worker idles. About 160
+# pages of calls, a few of call details; the window being read is never held back.
+BYTES_AHEAD = 16 * 1024 * 1024
 # How often a blocked worker looks whether its windows are still wanted.
 CANCEL_POLL_SECONDS = 0.2
 
@@ -35,26 +38,54 @@ class _WindowEnd:
 WINDOW_END = _WindowEnd()
 
 
+class AnswerBuffer:
+    """The bytes fetched but not yet read, and which window the main thread reads."""
+
+    def __init__(self, cancelled: threading.Event) -> None:
+        self.cancelled = cancelled
+        self._condition = threading.Condition()
+        self._bytes = 0
+        self._reading_rank = 1
+
+    def reading(self, rank: int) -> None:
+        with self._condition:
+            self._reading_rank = rank
+            self._condition.notify_all()
+
+    def take(self, rank: int, size: int) -> bool:
+        """Wait for room for `size` bytes (none needed by the window being read)."""
+        with self._condition:
+            while self._bytes + size > BYTES_AHEAD and rank != self._reading_rank:
+                if self.cancelled.is_set():
+                    return False
+                self._condition.wait(CANCEL_POLL_SECONDS)
+            self._bytes += size
+            return not self.cancelled.is_set()
+
+    def give_back(self, size: int) -> None:
+        with self._condition:
+            self._bytes -= size
+            self._condition.notify_all()
+
+
 class FetchedWindow:
     """One window's answers, in page order, as its worker fetches them."""
 
-    def __init__(self, window: Window, rank: int, cancelled: threading.Event) -> None:
+    def __init__(self, window: Window, rank: int, buffer: AnswerBuffer) -> None:
         self.window = window
         self.rank = rank
-        self._cancelled = cancelled
-        self._answers: queue.Queue[requests.Response | BaseException | _WindowEnd] = queue.Queue(
-            maxsize=PAGES_AHEAD
+        self._buffer = buffer
+        self._answers: queue.SimpleQueue[requests.Response | BaseException | _WindowEnd] = (
+            queue.SimpleQueue()
         )
 
     def put(self, item: requests.Response | BaseException | _WindowEnd) -> bool:
         """Hand on an answer (or the window's end or fault); False once nobody reads any more."""
-        while not self._cancelled.is_set():
-            try:
-                self._answers.put(item, timeout=CANCEL_POLL_SECONDS)
-            except queue.Full:
-                continue
-            return True
-        return False
+        size = len(item.content) if isinstance(item, requests.Response) else 0
+        if not self._buffer.take(self.rank, size):
+            return False
+        self._answers.put(item)
+        return True
 
     def answers(self) -> Iterator[requests.Response]:
         """The window's answers in page order.
@@ -65,6 +96,7 @@ class FetchedWindow:
         while not isinstance(item := self._answers.get(), _WindowEnd):
             if isinstance(item, BaseException):
                 raise item
+            self._buffer.give_back(len(item.content))
             yield item
 
 
@@ -82,6 +114,7 @@ class WindowFetcher:
         self._workers = workers
         self._jobs: queue.Queue[FetchedWindow | None] = queue.Queue()
         self._cancelled = threading.Event()
+        self._buffer = AnswerBuffer(self._cancelled)
         # Set once a worker fails: no later window is started.
         self._window_failed = threading.Event()
 
@@ -120,7 +153,7 @@ class WindowFetcher:
                 if window is None:
                     break
                 rank += 1
-                fetched = FetchedWindow(window, rank, self._cancelled)
+                fetched = FetchedWindow(window, rank, self._buffer)
                 started.append(fetched)
                 self._jobs.put(fetched)
             if not started:
@@ -133,6 +166,7 @@ class WindowFetcher:
                 continue
             fetched = started.popleft()
             last = fetched.window
+            self._buffer.reading(fetched.rank)
             yield fetched
 
     def _work(self) -> None:

@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
+from tap_gong.errors import GongQuotaExhausted
+from tap_gong.fetching import Window, WindowFetcher
+from tap_gong.pacing import RequestPacer
 from tap_gong.sandbox import GongSandbox, RequestLogEntry
 from tests.support import (
     expected_stats,
@@ -185,8 +190,10 @@ def test_killed_with_requests_in_flight_the_resumed_run_delivers_everything(
 def test_spent_quota_stops_in_flight_at_the_last_finished_window_and_requests_nothing_more(
     tmp_path: Path,
 ) -> None:
-    latency = 0.5
-    with gong_at_its_limit(latency=latency, daily_quota=5) as sandbox:
+    # Windows of 1 day in pages of 10 calls: older windows are still paging when a later
+    # one meets the quota.
+    latency, page_size, day = 1.0, 10, dt.timedelta(days=1)
+    with gong_at_its_limit(latency=latency, daily_quota=8, page_size=page_size) as sandbox:
         config = concurrent_config(sandbox, calls_window_days=1)
         run = run_tap(config, tmp_path)
 
@@ -196,15 +203,22 @@ def test_spent_quota_stops_in_flight_at_the_last_finished_window_and_requests_no
         log = sandbox.requests
         first_429 = next(entry for entry in log if entry.status == 429)
         assert all(entry.at <= first_429.at + latency for entry in log)
-        # The bookmark is the end of the longest run of answered windows from the start.
-        answered = {e.query["fromDateTime"] for e in log if e.status in (200, 404)}
-        window_start = config["start_date"].replace("+00:00", "Z")
-        while window_start in answered:
-            window_start = (instant(window_start) + dt.timedelta(days=1)).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            )
-        assert run.bookmark("calls") == window_start
+
+        def finished(start: dt.datetime) -> bool:
+            pages = math.ceil(len(sandbox.calls(start, start + day)) / page_size)
+            answers = [e for e in log if e.query.get("fromDateTime") == utc_text(start)]
+            return sum(e.status in (200, 404) for e in answers) >= max(pages, 1)
+
+        # The bookmark is the end of the longest run of finished windows from the start.
+        window_start = instant(config["start_date"])
+        while finished(window_start):
+            window_start += day
+        assert run.bookmark("calls") == utc_text(window_start)
         assert assert_every_state_covers_only_arrived_records(run.messages, sandbox, config)
+
+
+def utc_text(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_request_budget_is_exact_with_requests_in_flight_and_the_next_run_goes_on(
@@ -267,3 +281,32 @@ def test_stats_backfill_over_a_long_empty_history_spends_requests_on_the_days_wi
         ]
         assert (first_day_with_data - dt.timedelta(days=1)).isoformat() in skipped_to
         assert assert_every_state_covers_only_arrived_records(run.messages, sandbox, config)
+
+
+def test_a_fatal_fault_in_a_later_window_stops_the_requests_of_older_windows_too() -> None:
+    pacer = RequestPacer(rate=100)
+    quota = GongQuotaExhausted("Gong's API quota is spent")
+
+    def pages(window: Window) -> Iterator[requests.Response]:
+        for _ in range(5):
+            pacer.wait_turn()
+            if window["name"] == "later":
+                raise quota
+            time.sleep(0.1)  # the answer's latency
+            page = requests.Response()
+            page._content = b"{}"
+            yield page
+
+    fetcher = WindowFetcher(pages, pacer, workers=2)
+    read: list[str] = []
+
+    def read_in_order() -> None:
+        windows = iter([{"name": "older"}, {"name": "later"}])
+        for fetched in fetcher.in_order(windows, lambda _: iter(())):
+            read.extend(fetched.window["name"] for _ in fetched.answers())
+
+    with pytest.raises(GongQuotaExhausted):
+        read_in_order()
+
+    assert read.count("older") < 5  # its next request raised the later window's fault
+    assert pacer.requests_started < 6
