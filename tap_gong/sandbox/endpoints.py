@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tap_gong.sandbox.activity import Activity
 from tap_gong.sandbox.company import Company
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from tap_gong.sandbox.dataset import Dataset
     from tap_gong.sandbox.server import SandboxSettings
 
-T = TypeVar("T")
 
 NO_CALLS = "No calls found corresponding to the provided filters"
 NO_ANSWERED_SCORECARDS = "No answered scorecards found corresponding to the provided filters."
@@ -182,19 +181,8 @@ class EndpointsMixin:
 
         def company_today(self) -> date: ...
 
-        def _paged_answer(
-            self,
-            request_id: str,
-            digest: str,
-            *,
-            cursor: str | None,
-            items_key: str,
-            compute_items: Callable[[], Sequence[T]],
-            not_found: str,
-            render: Callable[[T], bytes] | None = None,
-            top_level: dict[str, Any] | None = None,
-            freshness: object = None,
-        ) -> Reply: ...
+        # GongSandbox._paged_answer: one page of a filter's results, cached per filter.
+        _paged_answer: Callable[..., Reply]
 
     # -- derived data, built on first use (always under the sandbox lock) ---------------------
 
