@@ -117,15 +117,19 @@ class Demo:
             return connection.execute(sql, list(parameters)).fetchall()
 
     def row_counts(self) -> dict[str, int]:
+        """Rows of every table the pipeline loaded, by name."""
+        tables = self.query(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'gong' ORDER BY table_name"
+        )
         return {
-            table: self.query(f"SELECT count(*) FROM gong.{table}")[0][0]
-            for table in ("calls", "interaction_stats")
+            table: self.query(f"SELECT count(*) FROM gong.{table}")[0][0] for (table,) in tables
         }
 
     def show_tables(self) -> None:
         say(f"\nRows in {self.relative(self.database)}:")
         for table, count in self.row_counts().items():
-            say(f"  gong.{table:<18} {count:>5}")
+            say(f"  gong.{table:<22} {count:>6,}")
         say("\ngong.calls, latest 5:")
         print_rows(
             ("id", "started (UTC)", "duration s", "direction", "title"),
@@ -162,7 +166,7 @@ class Demo:
         after = self.row_counts()
         say("\nRows before -> after:")
         for table in after:
-            say(f"  gong.{table:<18} {before[table]:>5} -> {after[table]:>5}")
+            say(f"  gong.{table:<22} {before.get(table, 0):>6,} -> {after[table]:>6,}")
         asked_from = min(
             dt.datetime.fromisoformat(request.query["fromDateTime"].replace("Z", "+00:00"))
             for request in self.sandbox.requests
