@@ -571,9 +571,9 @@ class DateTimeWindowStream(WindowedStream):
         A window's pages come one after the other, and the oldest window is served first:
         with only as many windows as workers, the last one would be paged alone at the
         end. Each extra cut costs at most one request (a window's last, partial page), so
-        an incremental run (a bookmark) keeps its one or two windows.
+        an incremental run (a bookmark), and a run with one request in flight, keep theirs.
         """
-        if self.saved_bookmark() is not None:
+        if self.saved_bookmark() is not None or self.settings.max_concurrent_requests == 1:
             return self.settings.calls_window
         windows = WINDOWS_PER_WORKER * self.settings.max_concurrent_requests
         return max(min(self.settings.calls_window, (end - start) / windows), ONE_DAY)
