@@ -50,7 +50,7 @@ from tap_gong.errors import (
     PlannedStop,
 )
 from tap_gong.fetching import FetchedWindow, Window, WindowFetcher
-from tap_gong.pagination import GongCursorPaginator
+from tap_gong.pagination import GongCursorPaginator, post_body
 from tap_gong.progress import StreamProgress, StreamTally
 from tap_gong.reconcile import Reconciliation, send_activate_version
 from tap_gong.records import RecordShaper
@@ -771,10 +771,7 @@ class CompanyDayStream(WindowedStream):
     def prepare_request_payload(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"filter": self.request_filter(dict(context or {}))}
-        if next_page_token:
-            body["cursor"] = next_page_token
-        return body
+        return post_body(self.request_filter(dict(context or {})), next_page_token)
 
     def request_filter(self, window: Window) -> dict[str, Any]:
         """The body's `filter` for one window (subclasses add their own fields)."""

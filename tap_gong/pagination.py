@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
 from tap_gong.answers import next_cursor
+
+
+def post_body(request_filter: dict[str, Any], cursor: str | None, **parts: Any) -> dict[str, Any]:
+    """A POST request's JSON body: the filter, other parts, and the cursor beside them.
+
+    Gong reads a POST's cursor only at the top of the body; in the query it is ignored
+    and page 1 comes back again.
+    """
+    body: dict[str, Any] = {"filter": request_filter, **parts}
+    if cursor:
+        body["cursor"] = cursor
+    return body
 
 
 class GongCursorPaginator(BaseAPIPaginator[str | None]):

@@ -22,6 +22,7 @@ from tap_gong.client import (
     PageChildStream,
     Window,
 )
+from tap_gong.pagination import post_body
 from tap_gong.windows import company_zone, parse_instant
 
 if TYPE_CHECKING:
@@ -283,10 +284,7 @@ class CallDetailsStream(DateTimeWindowStream):
         call_filter: dict[str, Any] = dict(context or {})
         if self.settings.workspace_id:
             call_filter["workspaceId"] = self.settings.workspace_id
-        body: dict[str, Any] = {"filter": call_filter, "contentSelector": self.content_selector}
-        if next_page_token:
-            body["cursor"] = next_page_token
-        return body
+        return post_body(call_filter, next_page_token, contentSelector=self.content_selector)
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
@@ -351,10 +349,7 @@ class CallTranscriptsStream(PageChildStream):
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
         call_ids = [call_id_and_start(call)[0] for call in self.page]
-        body: dict[str, Any] = {"filter": {"callIds": call_ids}}
-        if next_page_token:
-            body["cursor"] = next_page_token
-        return body
+        return post_body({"callIds": call_ids}, next_page_token)
 
 
 class UsersStream(FullTableStream):
