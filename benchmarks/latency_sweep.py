@@ -1,7 +1,8 @@
 """How much of Gong's allowance the tap uses when each answer takes a while.
 
     python benchmarks/latency_sweep.py                   # latencies 0, 0.3, 1, 2 s (~10 min)
-    python benchmarks/latency_sweep.py --quick           # small numbers (~80 s)
+    python benchmarks/latency_sweep.py --scale year      # a year's backfill (~20 min)
+    python benchmarks/latency_sweep.py --scale quick     # small numbers (~80 s)
     python benchmarks/latency_sweep.py --latencies 0 1   # only these latencies
     python benchmarks/latency_sweep.py --max-concurrent-requests 8   # that many in flight
 
@@ -64,9 +65,15 @@ class Scale:
     days: int  # of history, all of it with calls (so with stats)
 
 
-# 90 calls windows' pages + 60 stats days: 150 requests, 50 s at Gong's floor.
-FULL = Scale(calls=9_000, days=60)
-QUICK = Scale(calls=1_000, days=10)
+SCALES = {
+    # 90 calls windows' pages + 60 stats days: 150 requests, 50 s at Gong's floor.
+    "two-months": Scale(calls=9_000, days=60),
+    # A first backfill of a year: 360 pages of calls + 365 stats days, 4 min at the floor.
+    # A run's fixed costs (its last answers, one stream's end before the next begins)
+    # weigh on it as on a real backfill, not five times as much as on two months.
+    "year": Scale(calls=36_000, days=365),
+    "quick": Scale(calls=1_000, days=10),
+}
 
 
 def swept_streams_catalog(config: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +198,12 @@ def empty_history_rows(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run")
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="two-months",
+        help="the backfill's size (default: two-months; quick: a smoke run)",
+    )
     parser.add_argument(
         "--latencies",
         type=float,
@@ -212,11 +224,10 @@ def main() -> None:
         if args.max_concurrent_requests
         else {}
     )
-    scale = QUICK if args.quick else FULL
+    scale = SCALES[args.scale]
     settings = SandboxSettings(calls=scale.calls, days=scale.days, now=SANDBOX_NOW)
     print(
-        f"tap-gong latency sweep ({'quick' if args.quick else 'full'}, "
-        f"{tap_settings or 'default settings'}): {machine()}",
+        f"tap-gong latency sweep ({args.scale}, {tap_settings or 'default settings'}): {machine()}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="tap-gong-sweep-") as folder:

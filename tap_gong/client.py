@@ -12,6 +12,7 @@ goes into the request.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -415,8 +416,13 @@ class WindowedStream(GongStream):
         """Windows after `after` that only the answers read since can reveal (none here)."""
         return iter(())
 
-    def skip_empty_history(self) -> None:
-        """Before planning: commit the bookmark past a stretch Gong has no data for."""
+    def probes_empty_history(self) -> bool:
+        """Whether an empty first window makes this run look for where Gong's data starts."""
+        return False
+
+    def skip_empty_history(self, after: Window) -> None:
+        """Commit the bookmark past the stretch with no data after `after` (an empty window)."""
+        raise NotImplementedError
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -425,21 +431,14 @@ class WindowedStream(GongStream):
             self.name, self.logger, self.tally, lambda: self.pacer.requests_started
         )
         try:
-            self.skip_empty_history()
-            planned = list(self.windows())
-            if planned:
-                first, last = planned[0], planned[-1]
-                progress.plan(len(planned), self.window_unit, first_value(first), last_value(last))
-            else:
-                progress.plan(0, self.window_unit, "", "")
-            for window, records in self.windows_with_records():
-                count = 0
-                for record in records:
-                    count += 1
-                    yield record
-                state.commit_bookmark(self, self.window_bookmark(window))
-                self.logger.debug("%s: %s done, %d records", self.name, window, count)
-                progress.window_done(count)
+            probing = self.probes_empty_history()
+            while True:
+                self.plan_windows(progress)
+                empty_first_window = yield from self.read_windows(progress, probing)
+                if empty_first_window is None:
+                    break
+                self.skip_empty_history(after=empty_first_window)
+                probing = False
         except PlannedStop as stop:
             # The unfinished window is dropped from progress, so the bookmark stays at
             # the last finished window and the next run resumes there.
@@ -447,7 +446,40 @@ class WindowedStream(GongStream):
             self.logger.warning("Stopped '%s': %s.", self.name, stop)
         progress.finish()
 
-    def windows_with_records(self) -> Iterator[tuple[Window, Iterable[dict]]]:
+    def plan_windows(self, progress: StreamProgress) -> None:
+        """Say the work ahead: how many windows, over which range."""
+        planned = list(self.windows())
+        if planned:
+            first, last = planned[0], planned[-1]
+            progress.plan(len(planned), self.window_unit, first_value(first), last_value(last))
+        else:
+            progress.plan(0, self.window_unit, "", "")
+
+    def read_windows(
+        self, progress: StreamProgress, stop_if_first_is_empty: bool
+    ) -> Generator[dict[str, Any], None, Window | None]:
+        """Each window's records, then its bookmark committed.
+
+        Returns:
+            The first window, when it had no records and `stop_if_first_is_empty`
+            (the windows after it are not read); else None once every window is read.
+        """
+        # Closed on return: workers fetching the windows after an empty first one stop.
+        with contextlib.closing(self.windows_with_records()) as windows:
+            for window, records in windows:
+                count = 0
+                for record in records:
+                    count += 1
+                    yield record
+                state.commit_bookmark(self, self.window_bookmark(window))
+                self.logger.debug("%s: %s done, %d records", self.name, window, count)
+                progress.window_done(count)
+                if stop_if_first_is_empty and count == 0:
+                    return window
+                stop_if_first_is_empty = False
+        return None
+
+    def windows_with_records(self) -> Generator[tuple[Window, Iterable[dict]], None, None]:
         """Each window, oldest first, with its records: read on this (the main) thread.
 
         With `max_concurrent_requests` above 1, workers fetch the next windows' answers
@@ -672,21 +704,26 @@ class CompanyDayStream(WindowedStream):
             day = next_day
 
     @override
-    def skip_empty_history(self) -> None:
-        """In a backfill, a stretch with no data costs a few requests, not one per day.
-
-        Gong answers 404 "No stats found" for a range with nothing in it. From the first
-        day, ranges twice as long each time are asked until one has data, then that range
-        is halved down to its first day with data: about 2 x log2(empty days) requests.
-        The bookmark is committed past every empty range. Streams that ask many days at
-        once (`days_per_window`) gain nothing from it.
-        """
+    def probes_empty_history(self) -> bool:
+        # A backfill over a long range, asked day by day.
         if self.days_per_window > 1 or self.saved_bookmark() is not None:
-            return
-        day = self.settings.first_instant.date()
-        if (self.last_day_to_read() - day).days < PROBED_HISTORY_DAYS:
-            return
-        days = 1
+            return False
+        first_day = self.settings.first_instant.date()
+        return (self.last_day_to_read() - first_day).days >= PROBED_HISTORY_DAYS
+
+    @override
+    def skip_empty_history(self, after: Window) -> None:
+        """A stretch with no data costs a few requests, not one per day.
+
+        Gong answers 404 "No stats found" for a range with nothing in it. After the
+        empty first day, ranges twice as long each time are asked until one has data,
+        then that range is halved down to its first day with data: about 2 x log2(empty
+        days) requests. The bookmark is committed past every empty range. The first day
+        is read as an ordinary window: a history with data from its first day pays
+        nothing for the probe.
+        """
+        day = self.first_unread_day = dt.date.fromisoformat(after["toDate"])
+        days = 2
         while day <= self.last_day_to_read():
             probe_end = min(day + dt.timedelta(days=days), self.last_day_to_read() + ONE_DAY)
             if self.has_data(day, probe_end):

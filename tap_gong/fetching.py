@@ -171,16 +171,11 @@ class WindowFetcher:
 
     def _work(self) -> None:
         while (fetched := self._jobs.get()) is not None:
-            answered = self._pacer.gong_answered
-            while not (fetched.rank == 1 or answered.wait(CANCEL_POLL_SECONDS)):
-                if self._cancelled.is_set() or self._window_failed.is_set():
-                    break
             if self._cancelled.is_set():
                 continue
             self._pacer.rank_this_thread(fetched.rank)
             try:
                 for answer in self._fetch_answers(fetched.window):
-                    answered.set()
                     if not fetched.put(answer):
                         break
                 else:

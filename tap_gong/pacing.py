@@ -49,9 +49,6 @@ class RequestPacer:
         self._arrivals = itertools.count()
         self._stop_reason: BaseException | None = None
         self._thread = threading.local()
-        #: Set once Gong has answered in this run: until then, one request in flight is
-        #: enough (a wrong setting or an outage costs one request and its retries).
-        self.gong_answered = threading.Event()
 
     def rank_this_thread(self, rank: int) -> None:
         """Requests of this thread wait behind those of lower rank (a worker: its window)."""

@@ -51,8 +51,9 @@ class StreamProgress:
         self._windows_done = 0
 
     def plan(self, windows: int, unit: str, first: str, last: str) -> None:
-        """Say the work ahead: how many windows, and the range."""
+        """Say the work ahead: how many windows, and the range (again after a skip)."""
         self._windows_total = windows
+        self._windows_done = 0
         if windows:
             self.logger.info(
                 "%s: %d %s to extract, %s to %s: at least %d requests, one more per 100 "

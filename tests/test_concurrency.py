@@ -28,6 +28,7 @@ from tap_gong.pacing import RequestPacer
 from tap_gong.sandbox import GongSandbox, RequestLogEntry
 from tests.support import (
     expected_stats,
+    json_body,
     instant,
     run_tap,
     sandbox_settings,
@@ -190,10 +191,10 @@ def test_killed_with_requests_in_flight_the_resumed_run_delivers_everything(
 def test_spent_quota_stops_in_flight_at_the_last_finished_window_and_requests_nothing_more(
     tmp_path: Path,
 ) -> None:
-    # Windows of 1 day in pages of 10 calls: older windows are still paging when a later
-    # one meets the quota.
+    # Windows of 1 day (about 30 calls) in pages of 10: the oldest three windows are read
+    # whole (12 requests), then three start at once and the quota answers one of them.
     latency, page_size, day = 1.0, 10, dt.timedelta(days=1)
-    with gong_at_its_limit(latency=latency, daily_quota=8, page_size=page_size) as sandbox:
+    with gong_at_its_limit(latency=latency, daily_quota=14, page_size=page_size) as sandbox:
         config = concurrent_config(sandbox, calls_window_days=1)
         run = run_tap(config, tmp_path)
 
@@ -213,6 +214,7 @@ def test_spent_quota_stops_in_flight_at_the_last_finished_window_and_requests_no
         window_start = instant(config["start_date"])
         while finished(window_start):
             window_start += day
+        assert window_start > instant(config["start_date"])  # a window was finished
         assert run.bookmark("calls") == utc_text(window_start)
         assert assert_every_state_covers_only_arrived_records(run.messages, sandbox, config)
 
@@ -310,3 +312,35 @@ def test_a_fatal_fault_in_a_later_window_stops_the_requests_of_older_windows_too
 
     assert read.count("older") < 5  # its next request raised the later window's fault
     assert pacer.requests_started < 6
+
+
+def test_a_long_stats_backfill_with_data_from_its_first_day_asks_each_day_once(
+    tmp_path: Path,
+) -> None:
+    # Long enough to be probed for an empty history; it has none, so no probe is paid.
+    with gong_at_its_limit(latency=0.05, days=40) as sandbox:
+        config = concurrent_config(sandbox)
+        first_day = dt.date.fromisoformat(config["start_date"][:10])
+        assert first_day in sandbox.stats_days()
+
+        run = run_tap(config, tmp_path, streams=("interaction_stats",))
+
+        assert run.returncode == 0, run.stderr
+        days = [json_body(r)["filter"]["fromDate"] for r in sandbox.requests]
+        assert sorted(days) == [
+            (first_day + dt.timedelta(days=n)).isoformat()
+            for n in range((sandbox.company_today() - first_day).days)
+        ]
+
+
+def test_wrong_credentials_cost_at_most_the_requests_already_in_flight(tmp_path: Path) -> None:
+    with gong_at_its_limit(latency=0.5) as sandbox:
+        config = concurrent_config(sandbox, access_key_secret="wrong-secret")
+
+        run = run_tap(config, tmp_path)
+
+        assert run.returncode == 1
+        assert "HTTP 401" in run.stderr
+        assert "Traceback" not in run.stderr
+        # Every worker may have sent its first request before Gong's first 401 came back.
+        assert 1 <= len(sandbox.requests) <= IN_FLIGHT
