@@ -17,6 +17,7 @@ from singer_sdk.authenticators import (
     BearerTokenAuthenticator,
 )
 
+from tap_gong.fetching import WindowFetcher
 from tap_gong.oauth import GongOAuthAuthenticator
 from tap_gong.pacing import RequestPacer
 from tap_gong.settings import GongSettings
@@ -78,3 +79,8 @@ class GongRun:
     settings: GongSettings
     pacer: RequestPacer
     access: GongAccess
+
+    @cached_property
+    def fetcher(self) -> WindowFetcher:
+        """The workers fetching windows ahead, all streams' (`max_concurrent_requests` > 1)."""
+        return WindowFetcher(self.pacer, self.settings.max_concurrent_requests)

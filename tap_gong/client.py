@@ -50,7 +50,7 @@ from tap_gong.errors import (
     GongUnreachable,
     PlannedStop,
 )
-from tap_gong.fetching import FetchedWindow, Window, WindowFetcher
+from tap_gong.fetching import FetchedWindow, StreamWindows, Window
 from tap_gong.pagination import GongCursorPaginator, post_body
 from tap_gong.progress import StreamProgress, StreamTally
 from tap_gong.reconcile import Reconciliation, send_activate_version
@@ -113,6 +113,9 @@ class GongStream(RESTStream[str | None]):
             max_retry_time_seconds=settings.max_retry_time_seconds,
         )
         self.tally = StreamTally()
+        #: Requests this stream started, from any thread.
+        self.requests_sent = 0
+        self._requests_sent_lock = threading.Lock()
         super().__init__(tap)
 
     @cached_property
@@ -151,6 +154,8 @@ class GongStream(RESTStream[str | None]):
     ) -> Callable[..., requests.Response]:
         def paced(*args: Any, **kwargs: Any) -> requests.Response:
             self.pacer.wait_turn()
+            with self._requests_sent_lock:
+                self.requests_sent += 1
             try:
                 return func(*args, **kwargs)
             except requests.exceptions.ConnectionError as exc:
@@ -273,6 +278,11 @@ class GongStream(RESTStream[str | None]):
         if streams and streams[-1] is self and hasattr(self._tap, "log_run_summary"):
             self._tap.log_run_summary()
 
+    def requests_of_stream(self) -> int:
+        """Requests started for this stream and its children (whose requests it makes)."""
+        children = (c for c in self.child_streams if isinstance(c, GongStream))
+        return self.requests_sent + sum(child.requests_sent for child in children)
+
     # Records.
 
     @override
@@ -310,7 +320,7 @@ class FullTableStream(GongStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        progress = StreamProgress(self.name, self.logger, self.tally, self.requests_started)
+        progress = StreamProgress(self.name, self.logger, self.tally, self.requests_of_stream)
         try:
             for record in super().get_records(context):
                 self.tally.records += 1
@@ -319,9 +329,6 @@ class FullTableStream(GongStream):
             # Nothing to resume: the next run reads the whole list again.
             self.logger.warning("Stopped '%s': %s.", self.name, stop)
         progress.finish()
-
-    def requests_started(self) -> int:
-        return self.pacer.requests_started
 
 
 class PageChildStream(GongStream):
@@ -427,9 +434,7 @@ class WindowedStream(GongStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state.mark_windows_resumable(self)
-        progress = StreamProgress(
-            self.name, self.logger, self.tally, lambda: self.pacer.requests_started
-        )
+        progress = StreamProgress(self.name, self.logger, self.tally, self.requests_of_stream)
         try:
             probing = self.probes_empty_history()
             while True:
@@ -482,26 +487,47 @@ class WindowedStream(GongStream):
     def windows_with_records(self) -> Generator[tuple[Window, Iterable[dict]], None, None]:
         """Each window, oldest first, with its records: read on this (the main) thread.
 
-        With `max_concurrent_requests` above 1, workers fetch the next windows' answers
-        meanwhile (tap_gong/fetching.py); everything else stays on this thread.
+        With `max_concurrent_requests` above 1, the run's workers fetch the next windows'
+        answers meanwhile (tap_gong/fetching.py); everything else stays on this thread.
         """
-        workers = self.settings.max_concurrent_requests
-        windows = self.windows()
-        if workers == 1:
-            for window in windows:
+        if self.settings.max_concurrent_requests == 1:
+            for window in self.windows():
                 yield window, self.records_in_window(window)
             return
-        if (first := next(windows, None)) is None:
-            return
-        # Built here, not raced for by workers: the authenticator, content selectors.
-        self._prepare_request(context=first, page=self.get_new_paginator())
-        fetcher = WindowFetcher(self.fetch_answers, self.pacer, workers)
-        for fetched in fetcher.in_order(itertools.chain([first], windows), self.more_windows):
+        fetched_in_order = self.run.fetcher.in_order(
+            self.windows_to_fetch(), self.more_windows, self.windows_synced_next
+        )
+        for fetched in fetched_in_order:
             self.fetched_window = fetched
             try:
                 yield fetched.window, self.records_in_window(fetched.window)
             finally:
                 self.fetched_window = None
+
+    def windows_to_fetch(self) -> StreamWindows:
+        """This stream's windows, for the run's workers to fetch (on the main thread)."""
+        windows = self.windows()
+        if (first := next(windows, None)) is not None:
+            # Built here, not raced for by workers: the authenticator, content selectors.
+            self._prepare_request(context=first, page=self.get_new_paginator())
+            windows = itertools.chain([first], windows)
+        return StreamWindows(self.name, windows, self.fetch_answers)
+
+    def windows_synced_next(self) -> StreamWindows | None:
+        """The windows of the windowed stream the SDK syncs after this one, if any.
+
+        The SDK syncs the selected top-level streams in `Tap.streams` order
+        (tap_base.sync_all): workers start that stream's first windows as this one ends.
+        """
+        synced = [
+            stream
+            for stream in self._tap.streams.values()
+            if (stream.selected or stream.has_selected_descendents)
+            and not stream.parent_stream_type
+        ]
+        later = synced[synced.index(self) + 1 :] if self in synced else []
+        following = next((s for s in later if isinstance(s, WindowedStream)), None)
+        return following.windows_to_fetch() if following is not None else None
 
     def fetch_answers(self, window: Window) -> Iterator[requests.Response]:
         """One window's validated answers, page by page: a worker's part, no messages."""

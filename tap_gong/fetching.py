@@ -6,6 +6,13 @@ requests its pages in order (Gong's cursor), putting the validated answers into 
 window's queue. The main thread reads the windows in order and does everything else
 (parsing, child streams, records, STATE), so a bookmark never passes a window whose
 records are not all out. Answers fetched ahead hold at most BYTES_AHEAD.
+
+One fetcher serves the whole run. Once a stream has started all its windows, idle
+workers start the first windows of the stream synced next: the last window's pages
+come one after the other, and would otherwise leave the allowance unused at the end
+of every stream. That stream reads them when its turn comes if they are still the
+windows it plans (else they are dropped); a fault in them is its own, raised when it
+reads them, unless it is about the whole run (Gong's quota).
 """
 
 from __future__ import annotations
@@ -15,20 +22,34 @@ import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import requests
 
-from tap_gong.errors import PlannedStop
+from tap_gong.errors import GongQuotaExhausted, PlannedStop
 from tap_gong.pacing import RequestPacer
 
 Window = dict[str, str]
+FetchAnswers = Callable[[Window], Iterable[requests.Response]]
 # Bytes of answers fetched ahead of the main thread, all windows together. The main
 # thread reads the oldest window at one page per answer's latency while the others fetch
 # theirs: a window of many pages needs room for them, or its worker idles. About 160
 # pages of calls, a few of call details; the window being read is never held back.
 BYTES_AHEAD = 16 * 1024 * 1024
-# How often a blocked worker looks whether its windows are still wanted.
+# Windows per worker of the stream synced next started while the one read ends: enough
+# to keep workers busy through its last window's pages (one after the other).
+AHEAD_PER_WORKER = 8
+# How often a blocked worker looks whether its window is still wanted.
 CANCEL_POLL_SECONDS = 0.2
+
+
+@dataclass
+class StreamWindows:
+    """A stream's windows, oldest first, and how a worker requests one window's pages."""
+
+    stream: str
+    windows: Iterator[Window]
+    fetch_answers: FetchAnswers
 
 
 class _WindowEnd:
@@ -41,8 +62,7 @@ WINDOW_END = _WindowEnd()
 class AnswerBuffer:
     """The bytes fetched but not yet read, and which window the main thread reads."""
 
-    def __init__(self, cancelled: threading.Event) -> None:
-        self.cancelled = cancelled
+    def __init__(self) -> None:
         self._condition = threading.Condition()
         self._bytes = 0
         self._reading_rank = 1
@@ -52,15 +72,15 @@ class AnswerBuffer:
             self._reading_rank = rank
             self._condition.notify_all()
 
-    def take(self, rank: int, size: int) -> bool:
+    def take(self, rank: int, size: int, cancelled: threading.Event) -> bool:
         """Wait for room for `size` bytes (none needed by the window being read)."""
         with self._condition:
             while self._bytes + size > BYTES_AHEAD and rank != self._reading_rank:
-                if self.cancelled.is_set():
+                if cancelled.is_set():
                     return False
                 self._condition.wait(CANCEL_POLL_SECONDS)
             self._bytes += size
-            return not self.cancelled.is_set()
+            return not cancelled.is_set()
 
     def give_back(self, size: int) -> None:
         with self._condition:
@@ -68,12 +88,32 @@ class AnswerBuffer:
             self._condition.notify_all()
 
 
+class StreamFetch:
+    """One stream's windows in the fetcher: started in order, read in order."""
+
+    def __init__(self, stream: StreamWindows) -> None:
+        self.stream = stream.stream
+        self.fetch_answers = stream.fetch_answers
+        self.started: collections.deque[FetchedWindow] = collections.deque()
+        #: Set once one of its windows failed: no later window of it is started.
+        self.failed = threading.Event()
+        #: Whether its stream reads it now (False while started ahead of its turn).
+        self.being_read = False
+
+    def drop(self, windows: Iterable[FetchedWindow]) -> None:
+        """Nobody reads these windows: their workers stop at their next answer."""
+        for fetched in windows:
+            fetched.cancelled.set()
+
+
 class FetchedWindow:
     """One window's answers, in page order, as its worker fetches them."""
 
-    def __init__(self, window: Window, rank: int, buffer: AnswerBuffer) -> None:
+    def __init__(self, owner: StreamFetch, window: Window, rank: int, buffer: AnswerBuffer) -> None:
+        self.owner = owner
         self.window = window
         self.rank = rank
+        self.cancelled = threading.Event()
         self._buffer = buffer
         self._answers: queue.SimpleQueue[requests.Response | BaseException | _WindowEnd] = (
             queue.SimpleQueue()
@@ -82,7 +122,7 @@ class FetchedWindow:
     def put(self, item: requests.Response | BaseException | _WindowEnd) -> bool:
         """Hand on an answer (or the window's end or fault); False once nobody reads any more."""
         size = len(item.content) if isinstance(item, requests.Response) else 0
-        if not self._buffer.take(self.rank, size):
+        if not self._buffer.take(self.rank, size, self.cancelled):
             return False
         self._answers.put(item)
         return True
@@ -101,87 +141,140 @@ class FetchedWindow:
 
 
 class WindowFetcher:
-    """Up to `workers` windows fetched at once, handed back one at a time, oldest first."""
+    """Up to `workers` windows of a run fetched at once, handed back per stream, in order."""
 
-    def __init__(
-        self,
-        fetch_answers: Callable[[Window], Iterable[requests.Response]],
-        pacer: RequestPacer,
-        workers: int,
-    ) -> None:
-        self._fetch_answers = fetch_answers
+    def __init__(self, pacer: RequestPacer, workers: int) -> None:
         self._pacer = pacer
         self._workers = workers
-        self._jobs: queue.Queue[FetchedWindow | None] = queue.Queue()
-        self._cancelled = threading.Event()
-        self._buffer = AnswerBuffer(self._cancelled)
-        # Set once a worker fails: no later window is started.
-        self._window_failed = threading.Event()
+        self._jobs: queue.SimpleQueue[FetchedWindow] = queue.SimpleQueue()
+        self._buffer = AnswerBuffer()
+        self._ranks = itertools.count(1)
+        self._threads: list[threading.Thread] = []
+        #: The windows of the stream synced next, started ahead of its turn.
+        self._ahead: tuple[StreamFetch, Iterator[Window]] | None = None
 
     def in_order(
-        self, windows: Iterator[Window], more_windows: Callable[[Window], Iterator[Window]]
+        self,
+        stream: StreamWindows,
+        more_windows: Callable[[Window], Iterator[Window]],
+        stream_synced_next: Callable[[], StreamWindows | None],
     ) -> Iterator[FetchedWindow]:
-        """Each window fetched ahead, yielded in order; the next once the last one is read.
+        """Each window of `stream` fetched ahead, yielded in order; the next once one is read.
 
-        When `windows` runs out, `more_windows(last window)` is asked once every window
-        yielded so far is read: what is left may depend on what they answered.
+        When its windows run out, `more_windows(last window)` is asked once every window
+        yielded so far is read: what is left may depend on what they answered. Workers
+        with nothing of this stream to fetch start `stream_synced_next()`'s windows.
         """
-        threads = [
-            threading.Thread(target=self._work, name=f"gong-fetch-{n}", daemon=True)
-            for n in range(self._workers)
-        ]
-        for thread in threads:
-            thread.start()
-        try:
-            yield from self._started_in_order(windows, more_windows)
-        finally:
-            # Workers still waiting for a turn take no new window; daemon threads never
-            # hold up the process.
-            self._cancelled.set()
-            for _ in threads:
-                self._jobs.put(None)
+        self._start_workers()
+        fetch, windows = self._adopt(stream)
+        yield from self._started_in_order(fetch, windows, more_windows, stream_synced_next)
+
+    def _adopt(self, stream: StreamWindows) -> tuple[StreamFetch, Iterator[Window]]:
+        """The stream's fetch, with the windows started ahead that it still plans first."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return StreamFetch(stream), stream.windows
+        fetch, _ = ahead
+        if fetch.stream != stream.stream or fetch.failed.is_set():
+            # A failed window is asked again: its fault surfaces in the stream's own turn.
+            fetch.drop(fetch.started)
+            return StreamFetch(stream), stream.windows
+        windows = stream.windows
+        kept: collections.deque[FetchedWindow] = collections.deque()
+        while fetch.started:
+            window = next(windows, None)
+            if window != fetch.started[0].window:
+                fetch.drop(fetch.started)
+                if window is not None:
+                    windows = itertools.chain([window], windows)
+                break
+            kept.append(fetch.started.popleft())
+        fetch.started = kept
+        return fetch, windows
 
     def _started_in_order(
-        self, windows: Iterator[Window], more_windows: Callable[[Window], Iterator[Window]]
+        self,
+        fetch: StreamFetch,
+        windows: Iterator[Window],
+        more_windows: Callable[[Window], Iterator[Window]],
+        stream_synced_next: Callable[[], StreamWindows | None],
     ) -> Iterator[FetchedWindow]:
-        started: collections.deque[FetchedWindow] = collections.deque()
-        rank = 0
-        last: Window | None = None
-        while True:
-            while len(started) < self._workers and not self._window_failed.is_set():
-                window = next(windows, None)
-                if window is None:
-                    break
-                rank += 1
-                fetched = FetchedWindow(window, rank, self._buffer)
-                started.append(fetched)
-                self._jobs.put(fetched)
-            if not started:
-                if last is None or self._window_failed.is_set():
-                    return
-                more = more_windows(last)
-                if (window := next(more, None)) is None:
-                    return
-                windows = itertools.chain([window], more)
-                continue
-            fetched = started.popleft()
-            last = fetched.window
-            self._buffer.reading(fetched.rank)
-            yield fetched
+        fetch.being_read = True  # read by workers: one attribute, set once
+        reading: list[FetchedWindow] = []
+        planned_all = False
+        try:
+            while True:
+                while len(fetch.started) < self._workers and not fetch.failed.is_set():
+                    if (window := next(windows, None)) is None:
+                        planned_all = True
+                        break
+                    self._start(fetch, window)
+                if planned_all:
+                    self._start_ahead(stream_synced_next)
+                if not fetch.started:
+                    if not reading or fetch.failed.is_set():
+                        return
+                    more = more_windows(reading[0].window)
+                    if (window := next(more, None)) is None:
+                        return
+                    windows, planned_all = itertools.chain([window], more), False
+                    continue
+                reading[:] = [fetch.started.popleft()]
+                self._buffer.reading(reading[0].rank)
+                yield reading[0]
+        finally:
+            # Done, or stopped early: what it started and will not read stops fetching.
+            fetch.drop([*reading, *fetch.started])
+
+    def _start_ahead(self, stream_synced_next: Callable[[], StreamWindows | None]) -> None:
+        """Queue the next stream's first windows for workers the stream being read leaves idle.
+
+        Queued now, as the main thread cannot start more while it waits for the last
+        answers of the stream being read.
+        """
+        if self._ahead is None:
+            if (following := stream_synced_next()) is None:
+                return
+            self._ahead = (StreamFetch(following), following.windows)
+        fetch, windows = self._ahead
+        while len(fetch.started) < AHEAD_PER_WORKER * self._workers and not fetch.failed.is_set():
+            if (window := next(windows, None)) is None:
+                return
+            self._start(fetch, window)
+
+    def _start(self, fetch: StreamFetch, window: Window) -> None:
+        fetched = FetchedWindow(fetch, window, next(self._ranks), self._buffer)
+        fetch.started.append(fetched)
+        self._jobs.put(fetched)
+
+    def _start_workers(self) -> None:
+        # Daemon threads, idle between streams, never hold up the end of the process.
+        while len(self._threads) < self._workers:
+            thread = threading.Thread(
+                target=self._work, name=f"gong-fetch-{len(self._threads)}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def _work(self) -> None:
-        while (fetched := self._jobs.get()) is not None:
-            if self._cancelled.is_set():
+        while True:
+            fetched = self._jobs.get()
+            if fetched.cancelled.is_set():
                 continue
             self._pacer.rank_this_thread(fetched.rank)
             try:
-                for answer in self._fetch_answers(fetched.window):
+                for answer in fetched.owner.fetch_answers(fetched.window):
                     if not fetched.put(answer):
                         break
                 else:
                     fetched.put(WINDOW_END)
             except BaseException as fault:  # handed to the main thread, raised there
-                self._window_failed.set()
-                if not isinstance(fault, PlannedStop):
+                owner = fetched.owner
+                owner.failed.set()
+                # A fault stops every request of the run once the stream it belongs to is
+                # read (the run ends with it); the quota is the whole run's.
+                if isinstance(fault, GongQuotaExhausted) or (
+                    owner.being_read and not isinstance(fault, PlannedStop)
+                ):
                     self._pacer.stop(fault)
                 fetched.put(fault)

@@ -36,16 +36,16 @@ class StreamProgress:
         stream_name: str,
         logger: logging.Logger,
         tally: StreamTally,
-        requests_started: Callable[[], int],
+        requests_sent: Callable[[], int],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream_name = stream_name
         self.logger = logger
         self.tally = tally
-        self._requests_started = requests_started
+        # The stream's own count: its first windows may be fetched before its turn.
+        self._requests_sent = requests_sent
         self._clock = clock
         self._started = clock()
-        self._requests_at_start = requests_started()
         self._last_line = self._started
         self._windows_total: int | None = None
         self._windows_done = 0
@@ -85,12 +85,12 @@ class StreamProgress:
             total,
             100 * self._windows_done // total,
             f"{self.tally.records:,}",
-            self._requests_started() - self._requests_at_start,
+            self._requests_sent(),
             _duration(eta),
         )
 
     def finish(self) -> StreamTally:
-        self.tally.requests = self._requests_started() - self._requests_at_start
+        self.tally.requests = self._requests_sent()
         self.tally.seconds = self._clock() - self._started
         self.logger.info("%s: done: %s.", self.stream_name, self.tally.summary())
         return self.tally

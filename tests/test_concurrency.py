@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,14 +23,14 @@ from typing import Any
 import pytest
 import requests
 
-from tap_gong.errors import GongQuotaExhausted
-from tap_gong.fetching import Window, WindowFetcher
+from tap_gong.errors import GongQuotaExhausted, GongRequestRejected
+from tap_gong.fetching import StreamWindows, Window, WindowFetcher
 from tap_gong.pacing import RequestPacer
 from tap_gong.sandbox import GongSandbox, RequestLogEntry
 from tests.support import (
     expected_stats,
-    json_body,
     instant,
+    json_body,
     run_tap,
     sandbox_settings,
     start_tap,
@@ -299,12 +300,12 @@ def test_a_fatal_fault_in_a_later_window_stops_the_requests_of_older_windows_too
             page._content = b"{}"
             yield page
 
-    fetcher = WindowFetcher(pages, pacer, workers=2)
+    fetcher = WindowFetcher(pacer, workers=2)
     read: list[str] = []
 
     def read_in_order() -> None:
-        windows = iter([{"name": "older"}, {"name": "later"}])
-        for fetched in fetcher.in_order(windows, lambda _: iter(())):
+        stream = StreamWindows("calls", iter([{"name": "older"}, {"name": "later"}]), pages)
+        for fetched in fetcher.in_order(stream, lambda _: iter(()), lambda: None):
             read.extend(fetched.window["name"] for _ in fetched.answers())
 
     with pytest.raises(GongQuotaExhausted):
@@ -344,3 +345,102 @@ def test_wrong_credentials_cost_at_most_the_requests_already_in_flight(tmp_path:
         assert "Traceback" not in run.stderr
         # Every worker may have sent its first request before Gong's first 401 came back.
         assert 1 <= len(sandbox.requests) <= IN_FLIGHT
+
+
+def test_stats_days_are_fetched_while_the_last_calls_pages_come_in(tmp_path: Path) -> None:
+    # Pages of 10 calls: the last calls windows page one after the other for a while.
+    with gong_at_its_limit(page_size=10) as sandbox:
+        config = concurrent_config(sandbox)
+
+        run = run_tap(config, tmp_path)
+
+        assert run.returncode == 0, run.stderr
+        calls = [entry.at for entry in sandbox.requests if entry.path == CALLS_PATH]
+        stats = [entry.at for entry in sandbox.requests if entry.path == STATS_PATH]
+        assert min(stats) < max(calls)
+        assert len(run.records("calls")) == len(sandbox.calls())
+        assert assert_every_state_covers_only_arrived_records(run.messages, sandbox, config)
+        # Each stream's summary counts its own requests, wherever they fell.
+        summaries = {
+            stream: int(line.split(" records, ")[1].split(" requests")[0])
+            for line in run.stderr.splitlines()
+            for stream in ("calls", "interaction_stats")
+            if f"| {stream}: done: " in line
+        }
+        assert summaries == {"calls": len(calls), "interaction_stats": len(stats)}
+
+
+def answer(text: str) -> requests.Response:
+    page = requests.Response()
+    page._content = text.encode()
+    return page
+
+
+def read_answers(
+    fetcher: WindowFetcher,
+    stream: StreamWindows,
+    synced_next: Callable[[], StreamWindows | None],
+) -> list[str]:
+    """What the main thread reads of one stream: its answers' texts, in order."""
+    in_order = fetcher.in_order(stream, lambda _: iter(()), synced_next)
+    return [a.content.decode() for fetched in in_order for a in fetched.answers()]
+
+
+def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_plan_changed() -> (
+    None
+):
+    pacer = RequestPacer(rate=100)
+    fetches: Counter[str] = Counter()
+
+    def pages(window: Window) -> Iterator[requests.Response]:
+        for page in range(3):
+            pacer.wait_turn()
+            fetches[window["name"]] += 1
+            time.sleep(0.05)
+            yield answer(f"{window['name']}/{page}")
+
+    def windows(*names: str) -> Iterator[Window]:
+        return iter([{"name": name} for name in names])
+
+    fetcher = WindowFetcher(pacer, workers=3)
+    planned_ahead = StreamWindows("stats", windows("s1", "s2", "s3"), pages)
+    calls = read_answers(
+        fetcher, StreamWindows("calls", windows("c1"), pages), lambda: planned_ahead
+    )
+    ahead = sum(fetches[name] for name in ("s1", "s2", "s3"))
+    # Its turn: s2 is no longer planned (its answers are dropped), s3 is planned after s1.
+    stats = read_answers(fetcher, StreamWindows("stats", windows("s1", "s3"), pages), lambda: None)
+
+    assert calls == ["c1/0", "c1/1", "c1/2"]
+    assert ahead > 0  # fetched while calls were read
+    assert stats == ["s1/0", "s1/1", "s1/2", "s3/0", "s3/1", "s3/2"]
+    assert fetches["s1"] == 3  # fetched once, ahead of its turn
+
+
+def test_a_fault_in_the_next_streams_windows_fetched_ahead_waits_for_that_streams_turn() -> None:
+    pacer = RequestPacer(rate=100)
+    rejected = GongRequestRejected("Gong answered 400")
+    faulted = threading.Event()
+
+    def calls_pages(window: Window) -> Iterator[requests.Response]:
+        for page in range(5):
+            pacer.wait_turn()
+            faulted.wait(1)  # the next stream's fault comes first
+            yield answer(f"{window['name']}/{page}")
+
+    def stats_pages(window: Window) -> Iterator[requests.Response]:
+        pacer.wait_turn()
+        faulted.set()
+        raise rejected
+
+    fetcher = WindowFetcher(pacer, workers=2)
+    stats = StreamWindows("stats", iter([{"name": "s1"}]), stats_pages)
+    calls = StreamWindows("calls", iter([{"name": "c1"}]), calls_pages)
+
+    calls_read = read_answers(fetcher, calls, lambda: stats)
+    assert faulted.is_set()
+    assert calls_read == [f"c1/{page}" for page in range(5)]  # not stopped by it
+
+    stats = StreamWindows("stats", iter([{"name": "s1"}]), stats_pages)
+    with pytest.raises(GongRequestRejected):
+        read_answers(fetcher, stats, lambda: None)
