@@ -36,6 +36,9 @@ FetchAnswers = Callable[[Window], Iterable[requests.Response]]
 # theirs: a window of many pages needs room for them, or its worker idles. About 160
 # pages of calls, a few of call details; the window being read is never held back.
 BYTES_AHEAD = 16 * 1024 * 1024
+# Worker threads a run may have (max_concurrent_requests): at Gong's 3 per second, 32
+# keep up with answers of 10 s; more would only be threads waiting for the pacer.
+MAX_CONCURRENT_REQUESTS = 32
 # Windows per worker of the stream synced next started while the one read ends: enough
 # to keep workers busy through its last window's pages (one after the other).
 AHEAD_PER_WORKER = 8
@@ -221,6 +224,7 @@ class WindowFetcher:
                     continue
                 reading[:] = [fetch.started.popleft()]
                 self._buffer.reading(reading[0].rank)
+                self._pacer.reading(reading[0].rank)
                 yield reading[0]
         finally:
             # Done, or stopped early: what it started and will not read stops fetching.

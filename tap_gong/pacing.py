@@ -36,9 +36,14 @@ class RequestPacer:
         budget: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        kept_for_the_window_read: int = 0,
     ) -> None:
         self.rate = rate
         self.budget = budget
+        #: The budget's last requests go only to the window read now (and the main thread):
+        #: spread over windows fetched ahead, they would leave none finished.
+        self.kept_for_the_window_read = kept_for_the_window_read
+        self._reading_rank = FIRST_RANK
         self.requests_started = 0
         self._clock = clock
         self._sleep = sleep
@@ -53,6 +58,12 @@ class RequestPacer:
     def rank_this_thread(self, rank: int) -> None:
         """Requests of this thread wait behind those of lower rank (a worker: its window)."""
         self._thread.rank = rank
+
+    def reading(self, rank: int) -> None:
+        """The main thread reads the window of `rank` now."""
+        with self._condition:
+            self._reading_rank = rank
+            self._condition.notify_all()
 
     def hold(self, seconds: float) -> None:
         """No request of the run starts in the next `seconds`."""
@@ -99,7 +110,7 @@ class RequestPacer:
                 raise self._stop_reason
             if self.budget is not None and self.requests_started >= self.budget:
                 raise RequestBudgetSpent(self.budget)
-            if self._waiting[0] != ticket:
+            if self._waiting[0] != ticket or self._kept_for_the_window_read(ticket[0]):
                 self._condition.wait()
                 continue
             wait = self._seconds_to_next_start()
@@ -114,6 +125,12 @@ class RequestPacer:
                 self._sleep(wait)
             finally:
                 self._condition.acquire()
+
+    def _kept_for_the_window_read(self, rank: int) -> bool:
+        """Whether a request of `rank` waits: what is left of the budget is kept."""
+        if self.budget is None or rank <= self._reading_rank:
+            return False
+        return self.budget - self.requests_started <= self.kept_for_the_window_read
 
     def _seconds_to_next_start(self) -> float:
         wait = self._not_before - self._clock()

@@ -35,7 +35,7 @@ class GongSettings:
     calls_window_days: int = 30
     max_requests_per_second: int = 3
     max_requests_per_run: int | None = None
-    max_concurrent_requests: int = 1
+    max_concurrent_requests: int = 8
     max_retries: int = 8
     max_retry_wait_seconds: int = 300
     max_retry_time_seconds: int = 900

@@ -28,6 +28,7 @@ from typing_extensions import override
 from tap_gong.access import GongAccess, GongRun
 from tap_gong.client import GongStream, WindowedStream
 from tap_gong.errors import GongStateError, GongTapError
+from tap_gong.fetching import MAX_CONCURRENT_REQUESTS
 from tap_gong.oauth import oauth_properties
 from tap_gong.pacing import RequestPacer
 from tap_gong.progress import StreamTally
@@ -119,11 +120,13 @@ class TapGong(Tap):
         ),
         th.Property(
             "max_concurrent_requests",
-            th.IntegerType(minimum=1),
+            th.IntegerType(minimum=1, maximum=MAX_CONCURRENT_REQUESTS),
             default=GongSettings.default("max_concurrent_requests"),
-            description="Requests in flight at once, each for its own date window, so that "
-            "slow answers still use Gong's whole rate (max_requests_per_second). 1 fetches "
-            "one window at a time. Bookmarks only ever pass finished windows.",
+            description="Requests in flight at once, each for its own date window or day, so "
+            "that slow answers still use Gong's whole rate: never more than "
+            "max_requests_per_second starts per second whatever this says. 8 keeps up with "
+            "answers of up to 2 s; 1 fetches one window at a time. Bookmarks only ever pass "
+            "finished windows.",
         ),
         th.Property(
             "max_requests_per_run",
@@ -203,7 +206,9 @@ class TapGong(Tap):
             settings=settings,
             # One pacer for the whole run: every stream's requests share Gong's allowance.
             pacer=RequestPacer(
-                rate=settings.max_requests_per_second, budget=settings.max_requests_per_run
+                rate=settings.max_requests_per_second,
+                budget=settings.max_requests_per_run,
+                kept_for_the_window_read=settings.max_concurrent_requests,
             ),
             access=GongAccess(settings, "api_url" in self.config, self.logger),
         )

@@ -19,7 +19,9 @@ INSTANT_FIELDS = ("started", "scheduled")
 def test_every_call_in_range_arrives_exactly_once_across_pages_and_windows(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    run = run_tap(tap_config(sandbox, calls_window_days=6), tmp_path)
+    # One request in flight: windows of calls_window_days (several in flight cut finer).
+    config = tap_config(sandbox, calls_window_days=6, max_concurrent_requests=1)
+    run = run_tap(config, tmp_path)
 
     assert run.returncode == 0, run.stderr
     ids = Counter(record["id"] for record in run.records("calls"))

@@ -148,7 +148,8 @@ def test_stats_day_interrupted_between_its_pages_is_read_again_even_without_look
     # 0.5 s; SIGTERM lands while the tap waits for a day's second page.
     settings = sandbox_settings(calls=40, days=5, page_size=3, latency_seconds=0.5)
     with GongSandbox(settings) as sandbox:
-        config = tap_config(sandbox, lookback_window_days=0)
+        # One request in flight, so that the signal lands between one day's pages.
+        config = tap_config(sandbox, lookback_window_days=0, max_concurrent_requests=1)
         tap = start_tap(config, tmp_path)
         messages, finished_day = [], None
         for line in tap.stdout:  # type: ignore[union-attr]

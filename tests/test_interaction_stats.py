@@ -58,7 +58,7 @@ def test_stats_records_equal_what_gong_computes_per_user_and_company_day(
 def test_stats_are_requested_one_company_day_at_a_time_oldest_first(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    config = tap_config(sandbox)
+    config = tap_config(sandbox, max_concurrent_requests=1)  # in order: one at a time
     run_tap(config, tmp_path)
 
     filters = stats_requests(sandbox)

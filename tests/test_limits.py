@@ -41,7 +41,10 @@ def test_backfill_against_gongs_exact_limit_sees_no_429_and_runs_near_the_limit(
 
 def test_spent_daily_quota_stops_at_once_and_the_next_day_resumes(tmp_path: Path) -> None:
     with GongSandbox(sandbox_settings(daily_quota=6)) as sandbox:
-        config = tap_config(sandbox, calls_window_days=2, lookback_window_days=0)
+        # One request in flight: exactly one 429 (test_concurrency has several in flight).
+        config = tap_config(
+            sandbox, calls_window_days=2, lookback_window_days=0, max_concurrent_requests=1
+        )
         stopped = run_tap(config, tmp_path)
 
         assert stopped.returncode != 0
@@ -84,7 +87,8 @@ def test_fault_that_outlasts_the_retries_stops_with_the_last_fault_and_resumable
 ) -> None:
     sandbox.fail_next("503", count=50)
 
-    run = run_tap(tap_config(sandbox, max_retries=1), tmp_path)
+    # One request in flight: the retries of one request, counted exactly.
+    run = run_tap(tap_config(sandbox, max_retries=1, max_concurrent_requests=1), tmp_path)
 
     assert run.returncode != 0
     assert "Traceback" not in run.stderr

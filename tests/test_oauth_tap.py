@@ -10,6 +10,7 @@ from typing import Any
 
 from tap_gong.sandbox import GongSandbox
 from tap_gong.sandbox.oauth import TOKEN_PATH
+from tap_gong.settings import GongSettings
 from tests.support import run_tap, sandbox_settings, start_tap, tap_config
 from tests.test_errors import assert_clean_failure
 
@@ -71,7 +72,9 @@ def test_a_run_longer_than_the_token_lifetime_renews_it_once_and_loses_nothing(
         call_ids = {m["record"]["id"] for m in records if m["stream"] == "calls"}
         assert call_ids == {c["id"] for c in sandbox.calls()}
         assert sandbox.oauth.refreshes == 2
-        assert sum(r.auth == "expired" for r in sandbox.requests) == 1
+        # Each request in flight when the token expired meets it once, and is sent again.
+        in_flight = GongSettings.default("max_concurrent_requests")
+        assert 1 <= sum(r.auth == "expired" for r in sandbox.requests) <= in_flight
 
 
 def test_a_refresh_token_used_up_elsewhere_is_one_line_saying_to_reauthorise(

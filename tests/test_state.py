@@ -17,7 +17,8 @@ from tests.support import instant, sync_in_process, tap_config, tap_in_process
 def test_a_state_follows_each_finished_window_with_its_end_as_the_bookmark(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    config = tap_config(sandbox, calls_window_days=5)
+    # One request in flight: windows of calls_window_days (several in flight cut finer).
+    config = tap_config(sandbox, calls_window_days=5, max_concurrent_requests=1)
 
     messages = sync_in_process(tap_in_process(config, streams=("calls",)))
 
