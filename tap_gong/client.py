@@ -71,6 +71,9 @@ CALL_PROCESSING_ALLOWANCE = dt.timedelta(days=1)
 ONE_DAY = dt.timedelta(days=1)
 # Calls windows per worker a backfill is cut into at least (DateTimeWindowStream).
 WINDOWS_PER_WORKER = 4
+# ... but none shorter: each window costs a request even when it holds few calls, and a
+# short backfill gains little from the overlap.
+SHORTEST_BACKFILL_WINDOW = dt.timedelta(days=7)
 # A backfill of more than this many company days looks for empty stretches first
 # (CompanyDayStream.skip_empty_history); in a shorter one they would save little.
 PROBED_HISTORY_DAYS = 31
@@ -626,15 +629,18 @@ class DateTimeWindowStream(WindowedStream):
     def window_length(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
         """`calls_window_days`; in a backfill, short enough to keep every worker busy.
 
-        A window's pages come one after the other, and the oldest window is served first:
-        with only as many windows as workers, the last one would be paged alone at the
-        end. Each extra cut costs at most one request (a window's last, partial page), so
-        an incremental run (a bookmark), and a run with one request in flight, keep theirs.
+        A window's pages come one after the other: workers need several windows to
+        overlap, and the windows read later are held in memory meanwhile, so many small
+        windows beat a few large ones. Each extra cut costs at most one request (a
+        window's last, partial page), so an incremental run (a bookmark), and a run with
+        one request in flight, keep theirs.
         """
+        calls_window = self.settings.calls_window
         if self.saved_bookmark() is not None or self.settings.max_concurrent_requests == 1:
-            return self.settings.calls_window
+            return calls_window
         windows = WINDOWS_PER_WORKER * self.settings.max_concurrent_requests
-        return max(min(self.settings.calls_window, (end - start) / windows), ONE_DAY)
+        shortest = min(SHORTEST_BACKFILL_WINDOW, calls_window)
+        return max(min(calls_window, (end - start) / windows), shortest)
 
     @cached_property
     def reconciliation(self) -> Reconciliation:

@@ -178,8 +178,7 @@ class WindowFetcher:
         if ahead is None:
             return StreamFetch(stream), stream.windows
         fetch, _ = ahead
-        if fetch.stream != stream.stream or fetch.failed.is_set():
-            # A failed window is asked again: its fault surfaces in the stream's own turn.
+        if fetch.stream != stream.stream:
             fetch.drop(fetch.started)
             return StreamFetch(stream), stream.windows
         windows = stream.windows
@@ -204,23 +203,25 @@ class WindowFetcher:
     ) -> Iterator[FetchedWindow]:
         fetch.being_read = True  # read by workers: one attribute, set once
         reading: list[FetchedWindow] = []
-        planned_all = False
+        # The next window to start, taken one early: the moment the last one is started
+        # is the moment the stream's tail begins.
+        pending = next(windows, None)
         try:
             while True:
-                while len(fetch.started) < self._workers and not fetch.failed.is_set():
-                    if (window := next(windows, None)) is None:
-                        planned_all = True
-                        break
-                    self._start(fetch, window)
-                if planned_all:
-                    self._start_ahead(stream_synced_next)
+                while pending and len(fetch.started) < self._workers and not fetch.failed.is_set():
+                    self._start(fetch, pending)
+                    pending = next(windows, None)
+                # In the tail, with nothing of the next stream to fetch, windows progress
+                # evenly: none is left to page alone at the end.
+                feeding_next = pending is None and self._start_ahead(stream_synced_next)
+                self._pacer.even_progress(pending is None and not feeding_next)
                 if not fetch.started:
                     if not reading or fetch.failed.is_set():
                         return
                     more = more_windows(reading[0].window)
-                    if (window := next(more, None)) is None:
+                    if (pending := next(more, None)) is None:
                         return
-                    windows, planned_all = itertools.chain([window], more), False
+                    windows = more
                     continue
                 reading[:] = [fetch.started.popleft()]
                 self._buffer.reading(reading[0].rank)
@@ -230,21 +231,22 @@ class WindowFetcher:
             # Done, or stopped early: what it started and will not read stops fetching.
             fetch.drop([*reading, *fetch.started])
 
-    def _start_ahead(self, stream_synced_next: Callable[[], StreamWindows | None]) -> None:
+    def _start_ahead(self, stream_synced_next: Callable[[], StreamWindows | None]) -> bool:
         """Queue the next stream's first windows for workers the stream being read leaves idle.
 
         Queued now, as the main thread cannot start more while it waits for the last
-        answers of the stream being read.
+        answers of the stream being read. Returns whether any are queued.
         """
         if self._ahead is None:
             if (following := stream_synced_next()) is None:
-                return
+                return False
             self._ahead = (StreamFetch(following), following.windows)
         fetch, windows = self._ahead
         while len(fetch.started) < AHEAD_PER_WORKER * self._workers and not fetch.failed.is_set():
             if (window := next(windows, None)) is None:
-                return
+                break
             self._start(fetch, window)
+        return bool(fetch.started)
 
     def _start(self, fetch: StreamFetch, window: Window) -> None:
         fetched = FetchedWindow(fetch, window, next(self._ranks), self._buffer)

@@ -26,8 +26,10 @@ class RequestPacer:
     Shared by all streams and threads of a run and called inside the retry loop, so
     retries are paced too. A retry wait (`hold`) holds back every request of the run:
     Gong's `Retry-After` is about the company's allowance, not one request. Waiting
-    requests are granted lowest rank first (`rank_this_thread`: the oldest window), and
-    nobody sleeps while holding the lock.
+    requests are granted the main thread's first, then lowest rank first
+    (`rank_this_thread`: the oldest window) or, in a stream's last windows, the window
+    with the fewest requests so far first (`even_progress`); nobody sleeps while holding
+    the lock.
     """
 
     def __init__(
@@ -50,7 +52,9 @@ class RequestPacer:
         self._recent_starts: collections.deque[float] = collections.deque(maxlen=rate)
         self._not_before = 0.0
         self._condition = threading.Condition()
-        self._waiting: list[tuple[int, int]] = []  # (rank, arrival): a heap
+        # Tickets (precedence, arrival, rank, the window's requests so far): a heap.
+        self._waiting: list[tuple[tuple[int, int, int], int, int, int]] = []
+        self._even_progress = False
         self._arrivals = itertools.count()
         self._stop_reason: BaseException | None = None
         self._thread = threading.local()
@@ -58,6 +62,25 @@ class RequestPacer:
     def rank_this_thread(self, rank: int) -> None:
         """Requests of this thread wait behind those of lower rank (a worker: its window)."""
         self._thread.rank = rank
+        self._thread.window_requests = 0
+
+    def even_progress(self, on: bool) -> None:
+        """Serve the windows with the fewest requests so far first (on), or the oldest.
+
+        Oldest first feeds the window read next. Once a stream has no window left to
+        start, it would leave the youngest windows, started last, to page alone at the
+        end, one answer's latency per page: even progress has them end together.
+        """
+        with self._condition:
+            if on != self._even_progress:
+                self._even_progress = on
+                # Requests already waiting take their place in the new order.
+                self._waiting = [
+                    (self._precedence(rank, done), arrival, rank, done)
+                    for _, arrival, rank, done in self._waiting
+                ]
+                heapq.heapify(self._waiting)
+                self._condition.notify_all()
 
     def reading(self, rank: int) -> None:
         """The main thread reads the window of `rank` now."""
@@ -93,24 +116,27 @@ class RequestPacer:
             RequestBudgetSpent: when the run has used its request budget.
             BaseException: the reason given to `stop`, once the run is stopped.
         """
-        ticket = (getattr(self._thread, "rank", FIRST_RANK), next(self._arrivals))
+        rank = getattr(self._thread, "rank", FIRST_RANK)
+        done = getattr(self._thread, "window_requests", 0)
         with self._condition:
-            heapq.heappush(self._waiting, ticket)
+            arrival = next(self._arrivals)
+            heapq.heappush(self._waiting, (self._precedence(rank, done), arrival, rank, done))
             try:
-                self._wait_for_grant(ticket)
+                self._wait_for_grant(arrival, rank)
+                self._thread.window_requests = done + 1
             finally:
-                self._waiting.remove(ticket)
+                self._waiting = [ticket for ticket in self._waiting if ticket[1] != arrival]
                 heapq.heapify(self._waiting)
                 self._condition.notify_all()
 
-    def _wait_for_grant(self, ticket: tuple[int, int]) -> None:
-        """With the lock held: wait until `ticket` is first in line and its start is due."""
+    def _wait_for_grant(self, arrival: int, rank: int) -> None:
+        """With the lock held: wait until this request is first in line and its start is due."""
         while True:
             if self._stop_reason is not None:
                 raise self._stop_reason
             if self.budget is not None and self.requests_started >= self.budget:
                 raise RequestBudgetSpent(self.budget)
-            if self._waiting[0] != ticket or self._kept_for_the_window_read(ticket[0]):
+            if self._waiting[0][1] != arrival or self._kept_for_the_window_read(rank):
                 self._condition.wait()
                 continue
             wait = self._seconds_to_next_start()
@@ -125,6 +151,11 @@ class RequestPacer:
                 self._sleep(wait)
             finally:
                 self._condition.acquire()
+
+    def _precedence(self, rank: int, done: int) -> tuple[int, int, int]:
+        if rank == FIRST_RANK:
+            return (0, 0, 0)  # the main thread: it reads the window committed next
+        return (1, done, rank) if self._even_progress else (1, rank, 0)
 
     def _kept_for_the_window_read(self, rank: int) -> bool:
         """Whether a request of `rank` waits: what is left of the budget is kept."""

@@ -22,12 +22,14 @@ from typing import Any
 
 import pytest
 import requests
+from typing_extensions import override
 
 from tap_gong.errors import GongQuotaExhausted, GongRequestRejected
 from tap_gong.fetching import StreamWindows, Window, WindowFetcher
 from tap_gong.pacing import RequestPacer
 from tap_gong.sandbox import GongSandbox, RequestLogEntry
 from tests.support import (
+    FakeClock,
     expected_stats,
     instant,
     json_body,
@@ -444,3 +446,83 @@ def test_a_fault_in_the_next_streams_windows_fetched_ahead_waits_for_that_stream
     stats = StreamWindows("stats", iter([{"name": "s1"}]), stats_pages)
     with pytest.raises(GongRequestRejected):
         read_answers(fetcher, stats, lambda: None)
+
+
+def test_in_a_streams_tail_the_window_with_the_fewest_requests_so_far_goes_first() -> None:
+    clock = FakeClock()
+    queued = threading.Event()
+    granted: list[int] = []
+
+    def sleep(seconds: float) -> None:
+        queued.wait(5)  # until every request of the round waits
+        while len(granted) < pacer.requests_started - before:  # one grant recorded at a time
+            time.sleep(0.001)
+        clock.sleep(seconds)
+
+    pacer = RequestPacer(rate=1, clock=clock, sleep=sleep)
+
+    def window(rank: int, requests_before: int, go: threading.Event) -> None:
+        pacer.rank_this_thread(rank)
+        for _ in range(requests_before):
+            pacer.wait_turn()
+        go.wait(5)
+        pacer.wait_turn()
+        granted.append(rank)
+
+    # Window 1 (the oldest) has made 3 requests, window 2 two, window 3 one.
+    queued.set()
+    before = 3 + 2 + 1
+    go = threading.Event()
+    threads = [threading.Thread(target=window, args=(r, 4 - r, go)) for r in (1, 2, 3)]
+    for thread in threads:
+        thread.start()
+    while pacer.requests_started < before:
+        time.sleep(0.01)
+    queued.clear()
+    pacer.even_progress(True)
+    go.set()
+    time.sleep(0.3)  # every thread is waiting for its turn
+    queued.set()
+    for thread in threads:
+        thread.join(5)
+
+    assert granted == [3, 2, 1]
+
+
+class RecordingPacer(RequestPacer):
+    """A pacer that notes, for each window read, whether progress was even then."""
+
+    def __init__(self) -> None:
+        super().__init__(rate=100)
+        self.even = False
+        self.even_while_reading: list[bool] = []
+
+    @override
+    def even_progress(self, on: bool) -> None:
+        self.even = on
+        super().even_progress(on)
+
+    @override
+    def reading(self, rank: int) -> None:
+        self.even_while_reading.append(self.even)
+        super().reading(rank)
+
+
+@pytest.mark.parametrize("next_stream_has_windows", [False, True])
+def test_progress_is_even_once_every_window_is_started_unless_the_next_stream_fills_in(
+    next_stream_has_windows: bool,
+) -> None:
+    pacer = RecordingPacer()
+
+    def pages(window: Window) -> Iterator[requests.Response]:
+        pacer.wait_turn()
+        yield answer(window["name"])
+
+    fetcher = WindowFetcher(pacer, workers=2)
+    stream = StreamWindows("calls", iter([{"name": f"w{n}"} for n in range(5)]), pages)
+    following = StreamWindows("stats", iter([{"name": "s0"}]), pages)
+    read_answers(fetcher, stream, lambda: following if next_stream_has_windows else None)
+
+    # Windows w0..w2 are read while w3 and w4 are still to start; w3 and w4 after.
+    tail = not next_stream_has_windows
+    assert pacer.even_while_reading == [False, False, False, tail, tail]
