@@ -533,7 +533,14 @@ class WindowedStream(GongStream):
         return following.windows_to_fetch() if following is not None else None
 
     def fetch_answers(self, window: Window) -> Iterator[requests.Response]:
-        """One window's validated answers, page by page: a worker's part, no messages."""
+        """One window's validated answers, page by page: a worker's part, no messages.
+
+        Of the SDK (streams/rest.py `_prepare_request`, `_request`) a worker runs only
+        what is safe from several threads: its own requests Session (`requests_session`),
+        the run's authenticator (built on the main thread first, then only read; OAuth
+        renewal takes a lock), `validate_response` and the SDK's metric log line (logging
+        is thread-safe). Records, state and every message stay on the main thread.
+        """
         paginator = self.get_new_paginator()
         request = self.request_decorator(self._request)
         while not paginator.finished:

@@ -12,7 +12,8 @@ workers start the first windows of the stream synced next: the last window's pag
 come one after the other, and would otherwise leave the allowance unused at the end
 of every stream. That stream reads them when its turn comes if they are still the
 windows it plans (else they are dropped); a fault in them is its own, raised when it
-reads them, unless it is about the whole run (Gong's quota).
+reads them, unless it is about the whole run (Gong's quota). With no next stream to
+feed, the pacer serves a stream's last windows evenly, so that they end together.
 """
 
 from __future__ import annotations
