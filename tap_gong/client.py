@@ -530,7 +530,13 @@ class WindowedStream(GongStream):
         ]
         later = synced[synced.index(self) + 1 :] if self in synced else []
         following = next((s for s in later if isinstance(s, WindowedStream)), None)
-        return following.windows_to_fetch() if following is not None else None
+        if following is None:
+            return None
+        ahead = following.windows_to_fetch()
+        if following.probes_empty_history():
+            # Its first window says whether a long stretch with no data follows.
+            ahead.windows = itertools.islice(ahead.windows, 1)
+        return ahead
 
     def fetch_answers(self, window: Window) -> Iterator[requests.Response]:
         """One window's validated answers, page by page: a worker's part, no messages.

@@ -103,6 +103,8 @@ class StreamFetch:
         self.failed = threading.Event()
         #: Whether its stream reads it now (False while started ahead of its turn).
         self.being_read = False
+        #: The rank of its latest window started.
+        self.last_rank = 0
 
     def drop(self, windows: Iterable[FetchedWindow]) -> None:
         """Nobody reads these windows: their workers stop at their next answer."""
@@ -212,10 +214,13 @@ class WindowFetcher:
                 while pending and len(fetch.started) < self._workers and not fetch.failed.is_set():
                     self._start(fetch, pending)
                     pending = next(windows, None)
-                # In the tail, with nothing of the next stream to fetch, windows progress
-                # evenly: none is left to page alone at the end.
-                feeding_next = pending is None and self._start_ahead(stream_synced_next)
-                self._pacer.even_progress(pending is None and not feeding_next)
+                if pending is None:
+                    # The tail: its windows progress evenly, none is left to page alone
+                    # at the end, and the next stream's first windows take what is left.
+                    self._pacer.even_progress(fetch.last_rank)
+                    self._start_ahead(stream_synced_next)
+                else:
+                    self._pacer.even_progress(None)
                 if not fetch.started:
                     if not reading or fetch.failed.is_set():
                         return
@@ -232,25 +237,25 @@ class WindowFetcher:
             # Done, or stopped early: what it started and will not read stops fetching.
             fetch.drop([*reading, *fetch.started])
 
-    def _start_ahead(self, stream_synced_next: Callable[[], StreamWindows | None]) -> bool:
+    def _start_ahead(self, stream_synced_next: Callable[[], StreamWindows | None]) -> None:
         """Queue the next stream's first windows for workers the stream being read leaves idle.
 
         Queued now, as the main thread cannot start more while it waits for the last
-        answers of the stream being read. Returns whether any are queued.
+        answers of the stream being read.
         """
         if self._ahead is None:
             if (following := stream_synced_next()) is None:
-                return False
+                return
             self._ahead = (StreamFetch(following), following.windows)
         fetch, windows = self._ahead
         while len(fetch.started) < AHEAD_PER_WORKER * self._workers and not fetch.failed.is_set():
             if (window := next(windows, None)) is None:
-                break
+                return
             self._start(fetch, window)
-        return bool(fetch.started)
 
     def _start(self, fetch: StreamFetch, window: Window) -> None:
         fetched = FetchedWindow(fetch, window, next(self._ranks), self._buffer)
+        fetch.last_rank = fetched.rank
         fetch.started.append(fetched)
         self._jobs.put(fetched)
 

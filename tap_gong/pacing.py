@@ -28,7 +28,8 @@ class RequestPacer:
     Gong's `Retry-After` is about the company's allowance, not one request. Waiting
     requests are granted the main thread's first, then lowest rank first
     (`rank_this_thread`: the oldest window) or, in a stream's last windows, the window
-    with the fewest requests so far first (`even_progress`); nobody sleeps while holding
+    with the fewest requests so far first, before later ones (`even_progress`); nobody
+    sleeps while holding
     the lock.
     """
 
@@ -54,7 +55,7 @@ class RequestPacer:
         self._condition = threading.Condition()
         # Tickets (precedence, arrival, rank, the window's requests so far): a heap.
         self._waiting: list[tuple[tuple[int, int, int], int, int, int]] = []
-        self._even_progress = False
+        self._even_up_to: int | None = None
         self._arrivals = itertools.count()
         self._stop_reason: BaseException | None = None
         self._thread = threading.local()
@@ -64,16 +65,17 @@ class RequestPacer:
         self._thread.rank = rank
         self._thread.window_requests = 0
 
-    def even_progress(self, on: bool) -> None:
-        """Serve the windows with the fewest requests so far first (on), or the oldest.
+    def even_progress(self, up_to_rank: int | None) -> None:
+        """Serve windows up to `up_to_rank` fewest requests first, then later ones by rank.
 
-        Oldest first feeds the window read next. Once a stream has no window left to
-        start, it would leave the youngest windows, started last, to page alone at the
-        end, one answer's latency per page: even progress has them end together.
+        Oldest first (None) feeds the window read next. Once a stream has no window left
+        to start (its last is `up_to_rank`), it would leave the youngest windows, started
+        last, to page alone at the end, one answer's latency per page: even progress has
+        them end together, and windows of the next stream take what they leave.
         """
         with self._condition:
-            if on != self._even_progress:
-                self._even_progress = on
+            if up_to_rank != self._even_up_to:
+                self._even_up_to = up_to_rank
                 # Requests already waiting take their place in the new order.
                 self._waiting = [
                     (self._precedence(rank, done), arrival, rank, done)
@@ -155,7 +157,9 @@ class RequestPacer:
     def _precedence(self, rank: int, done: int) -> tuple[int, int, int]:
         if rank == FIRST_RANK:
             return (0, 0, 0)  # the main thread: it reads the window committed next
-        return (1, done, rank) if self._even_progress else (1, rank, 0)
+        if self._even_up_to is not None and rank <= self._even_up_to:
+            return (1, done, rank)
+        return (2, rank, 0)
 
     def _kept_for_the_window_read(self, rank: int) -> bool:
         """Whether a request of `rank` waits: what is left of the budget is kept."""

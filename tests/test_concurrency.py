@@ -265,10 +265,10 @@ def test_stats_backfill_over_a_long_empty_history_spends_requests_on_the_days_wi
     with GongSandbox(sandbox_settings(days=20)) as sandbox:
         first_day_with_data = min(sandbox.stats_days())
         start = first_day_with_data - dt.timedelta(days=400)
-        config = tap_config(
-            sandbox, start_date=start.isoformat(), max_concurrent_requests=IN_FLIGHT
-        )
-        run = run_tap(config, tmp_path, streams=("interaction_stats",))
+        start_date = dt.datetime.combine(start, dt.time(), dt.timezone.utc).isoformat()
+        config = tap_config(sandbox, start_date=start_date, max_concurrent_requests=IN_FLIGHT)
+        # After calls: stats days are fetched ahead as calls end, but only the first.
+        run = run_tap(config, tmp_path)
 
         assert run.returncode == 0, run.stderr
         stats = Counter((r["userId"], r["fromDate"]) for r in run.records("interaction_stats"))
@@ -278,7 +278,11 @@ def test_stats_backfill_over_a_long_empty_history_spends_requests_on_the_days_wi
         stats_requests = [r for r in sandbox.requests if r.path == STATS_PATH]
         assert len(stats_requests) <= days_with_data + 2 * math.ceil(math.log2(400)) + 1
         # The empty stretch is committed before the first record: a stop there resumes after it.
-        first_record = next(i for i, m in enumerate(run.messages) if m["type"] == "RECORD")
+        first_record = next(
+            i
+            for i, m in enumerate(run.messages)
+            if m["type"] == "RECORD" and m["stream"] == "interaction_stats"
+        )
         skipped_to = [
             m["value"]["bookmarks"]["interaction_stats"].get("replication_key_value")
             for m in run.messages[:first_record]
@@ -448,7 +452,7 @@ def test_a_fault_in_the_next_streams_windows_fetched_ahead_waits_for_that_stream
         read_answers(fetcher, stats, lambda: None)
 
 
-def test_in_a_streams_tail_the_window_with_the_fewest_requests_so_far_goes_first() -> None:
+def test_in_a_tail_the_window_with_fewest_requests_goes_first_then_the_next_streams() -> None:
     clock = FakeClock()
     queued = threading.Event()
     granted: list[int] = []
@@ -469,49 +473,47 @@ def test_in_a_streams_tail_the_window_with_the_fewest_requests_so_far_goes_first
         pacer.wait_turn()
         granted.append(rank)
 
-    # Window 1 (the oldest) has made 3 requests, window 2 two, window 3 one.
+    # Window 1 (the oldest) has made 3 requests, window 2 two, window 3 one, and window 4,
+    # the next stream's first, none; the stream's tail is windows 1 to 3.
     queued.set()
     before = 3 + 2 + 1
     go = threading.Event()
-    threads = [threading.Thread(target=window, args=(r, 4 - r, go)) for r in (1, 2, 3)]
+    threads = [threading.Thread(target=window, args=(r, max(4 - r, 0), go)) for r in (1, 2, 3, 4)]
     for thread in threads:
         thread.start()
     while pacer.requests_started < before:
         time.sleep(0.01)
     queued.clear()
-    pacer.even_progress(True)
+    pacer.even_progress(3)
     go.set()
     time.sleep(0.3)  # every thread is waiting for its turn
     queued.set()
     for thread in threads:
         thread.join(5)
 
-    assert granted == [3, 2, 1]
+    assert granted == [3, 2, 1, 4]
 
 
 class RecordingPacer(RequestPacer):
-    """A pacer that notes, for each window read, whether progress was even then."""
+    """A pacer that notes, for each window read, up to which rank progress was even."""
 
     def __init__(self) -> None:
         super().__init__(rate=100)
-        self.even = False
-        self.even_while_reading: list[bool] = []
+        self.even_up_to: int | None = None
+        self.even_while_reading: list[int | None] = []
 
     @override
-    def even_progress(self, on: bool) -> None:
-        self.even = on
-        super().even_progress(on)
+    def even_progress(self, up_to_rank: int | None) -> None:
+        self.even_up_to = up_to_rank
+        super().even_progress(up_to_rank)
 
     @override
     def reading(self, rank: int) -> None:
-        self.even_while_reading.append(self.even)
+        self.even_while_reading.append(self.even_up_to)
         super().reading(rank)
 
 
-@pytest.mark.parametrize("next_stream_has_windows", [False, True])
-def test_progress_is_even_once_every_window_is_started_unless_the_next_stream_fills_in(
-    next_stream_has_windows: bool,
-) -> None:
+def test_a_streams_windows_progress_evenly_once_all_are_started_before_the_next_streams() -> None:
     pacer = RecordingPacer()
 
     def pages(window: Window) -> Iterator[requests.Response]:
@@ -521,8 +523,8 @@ def test_progress_is_even_once_every_window_is_started_unless_the_next_stream_fi
     fetcher = WindowFetcher(pacer, workers=2)
     stream = StreamWindows("calls", iter([{"name": f"w{n}"} for n in range(5)]), pages)
     following = StreamWindows("stats", iter([{"name": "s0"}]), pages)
-    read_answers(fetcher, stream, lambda: following if next_stream_has_windows else None)
+    read_answers(fetcher, stream, lambda: following)
 
-    # Windows w0..w2 are read while w3 and w4 are still to start; w3 and w4 after.
-    tail = not next_stream_has_windows
-    assert pacer.even_while_reading == [False, False, False, tail, tail]
+    # Ranks 1-5: w0..w2 are read while w3 and w4 are still to start; w3 and w4 after, with
+    # the calls windows (up to rank 5) served evenly, before stats' s0 (rank 6).
+    assert pacer.even_while_reading == [None, None, None, 5, 5]
