@@ -49,10 +49,14 @@ CALL_FAMILY = ("call_details", "call_participants", "call_transcripts")
 
 @contextmanager
 def gong_at_its_limit(latency: float = LATENCY_SECONDS, **overrides: Any) -> Iterator[GongSandbox]:
-    """A 10-day company behind Gong's exact limit (3 per rolling second), answering slowly."""
+    """A 10-day company behind Gong's exact limit (3 per rolling second), answering slowly.
+
+    Each answer takes between `latency` and twice that, drawn at random: answers come back
+    in another order than the requests went out.
+    """
+    slow = {"latency_seconds": latency, "latency_jitter_seconds": latency}
     settings = sandbox_settings(
-        **{"days": 10, "calls": 300, "requests_per_second": 3, "latency_seconds": latency}
-        | overrides
+        **{"days": 10, "calls": 300, "requests_per_second": 3, **slow} | overrides
     )
     with GongSandbox(settings) as sandbox:
         yield sandbox

@@ -59,7 +59,7 @@ def test_help_shows_every_knob_with_its_default():
         ("--page-size", "100"), ("--transcript-sentences", "24"),
         ("--requests-per-second", "None"), ("--retry-after", "1"), ("--daily-quota", "None"),
         ("--error-rate", "0.0"), ("--drop-rate", "0.0"), ("--truncate-rate", "0.0"),
-        ("--latency", "0.0"), ("--port", "8765"),
+        ("--latency", "0.0"), ("--latency-jitter", "0.0"), ("--port", "8765"),
     ):  # fmt: skip
         section = help_text.split(f"{flag} ", 1)[1]
         assert f"(default: {default}" in section.split(" --", 1)[0], flag

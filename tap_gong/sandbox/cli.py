@@ -44,6 +44,12 @@ FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--drop-rate", "drop_rate", float, "share of connections dropped unanswered (0..1)"),
     ("--truncate-rate", "truncate_rate", float, "share of answers cut in half (0..1)"),
     ("--latency", "latency_seconds", float, "seconds added before every answer"),
+    (
+        "--latency-jitter",
+        "latency_jitter_seconds",
+        float,
+        "up to this many more seconds, at random per answer (answers come back out of order)",
+    ),
 )
 
 

@@ -83,6 +83,8 @@ class SandboxSettings:
     drop_rate: float = 0.0
     truncate_rate: float = 0.0
     latency_seconds: float = 0.0
+    # Up to this much more per answer, drawn at random: answers come back out of order.
+    latency_jitter_seconds: float = 0.0
     late_calls: int = 0
     transcript_sentences: int = 24  # sentences in each call's transcript
     odd_payloads: bool = False  # undocumented values, fields and nulls; no `records` on one page
@@ -161,6 +163,7 @@ class GongSandbox(EndpointsMixin):
             f"gong-sandbox-cursor:{self.settings.seed}".encode()
         ).digest()
         self._fault_rng = random.Random(self.settings.seed)
+        self._jitter_rng = random.Random(self.settings.seed)
         self._scripted_faults: deque[str] = deque()
         self._recent_starts: deque[float] = deque()
         self._quota_day: date | None = None
@@ -323,13 +326,18 @@ class GongSandbox(EndpointsMixin):
 
     # -- request handling (called from the handler threads) ----------------------------------
 
-    def _serve_api(self, request: _ApiRequest) -> Reply:
+    def _admit(self) -> tuple[str, Reply | None]:
+        """Count a request as it arrives, as Gong does: its id, and a 429 past a limit."""
         with self._lock:
             self._request_count += 1
             request_id = hashlib.blake2b(
                 f"{self.settings.seed}:{self._request_count}".encode(), digest_size=8
             ).hexdigest()
-            reply = self._limit_reply(request_id) or self._fault_or_answer(request, request_id)
+            return request_id, self._limit_reply(request_id)
+
+    def _serve_api(self, request: _ApiRequest, request_id: str, rejection: Reply | None) -> Reply:
+        with self._lock:
+            reply = rejection or self._fault_or_answer(request, request_id)
             self._record(request, reply)
             return reply
 
@@ -365,6 +373,12 @@ class GongSandbox(EndpointsMixin):
             ["API request limit exceeded"],
             retry_after=self.settings.retry_after_seconds,
         )
+
+    def answer_delay(self) -> float:
+        """Seconds before an answer: the latency, plus its jitter drawn for this answer."""
+        settings = self.settings
+        jitter = settings.latency_jitter_seconds
+        return settings.latency_seconds + (self._jitter_rng.uniform(0, jitter) if jitter else 0)
 
     def _next_fault(self) -> str | None:
         # Always two draws, so the random sequence depends only on the request count.
@@ -660,8 +674,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(Reply(status, dumps(answer)))
             return
-        if sandbox.settings.latency_seconds:
-            time.sleep(sandbox.settings.latency_seconds)
+        request_id, rejection = sandbox._admit()
+        # Counted on arrival; the latency is the time Gong takes to answer it.
+        if rejection is None and (delay := sandbox.answer_delay()):
+            time.sleep(delay)
         body: Any = None
         body_is_valid = True
         if raw_body:
@@ -679,7 +695,7 @@ class _Handler(BaseHTTPRequestHandler):
             auth=sandbox._authenticate(self.headers.get("Authorization")),
             arrived=arrived,
         )
-        self._send(sandbox._serve_api(request))
+        self._send(sandbox._serve_api(request, request_id, rejection))
 
     def _read_body(self) -> bytes:
         try:

@@ -6,7 +6,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 AT_LEAST_ONE = ("users", "workspaces", "page_size", "transcript_sentences")
-NOT_NEGATIVE = ("calls", "days", "late_calls", "retry_after_seconds", "latency_seconds")
+NOT_NEGATIVE = (
+    "calls",
+    "days",
+    "late_calls",
+    "retry_after_seconds",
+    "latency_seconds",
+    "latency_jitter_seconds",
+)
 RATES = ("error_rate", "drop_rate", "truncate_rate")
 AT_LEAST_ONE_OR_NONE = ("requests_per_second", "daily_quota")
 
