@@ -514,7 +514,9 @@ class WindowedStream(GongStream):
             # Built here, not raced for by workers: the authenticator, content selectors.
             self._prepare_request(context=first, page=self.get_new_paginator())
             windows = itertools.chain([first], windows)
-        return StreamWindows(self.name, windows, self.fetch_answers)
+        return StreamWindows(
+            self.name, windows, self.fetch_answers, first_decides=self.probes_empty_history()
+        )
 
     def windows_synced_next(self) -> StreamWindows | None:
         """The windows of the windowed stream the SDK syncs after this one, if any.
@@ -530,13 +532,7 @@ class WindowedStream(GongStream):
         ]
         later = synced[synced.index(self) + 1 :] if self in synced else []
         following = next((s for s in later if isinstance(s, WindowedStream)), None)
-        if following is None:
-            return None
-        ahead = following.windows_to_fetch()
-        if following.probes_empty_history():
-            # Its first window says whether a long stretch with no data follows.
-            ahead.windows = itertools.islice(ahead.windows, 1)
-        return ahead
+        return following.windows_to_fetch() if following is not None else None
 
     def fetch_answers(self, window: Window) -> Iterator[requests.Response]:
         """One window's validated answers, page by page: a worker's part, no messages.

@@ -24,6 +24,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import requests
 
@@ -54,6 +55,10 @@ class StreamWindows:
     stream: str
     windows: Iterator[Window]
     fetch_answers: FetchAnswers
+    #: Whether its first window decides whether the others are wanted (an empty first
+    #: day starts a probe for where the data starts): the others are fetched ahead only
+    #: once it has data.
+    first_decides: bool = False
 
 
 class _WindowEnd:
@@ -98,6 +103,10 @@ class StreamFetch:
     def __init__(self, stream: StreamWindows) -> None:
         self.stream = stream.stream
         self.fetch_answers = stream.fetch_answers
+        self.first_decides = stream.first_decides
+        #: Set once its first window is fetched (or given up); `first_has_data` then says.
+        self.first_fetched = threading.Event()
+        self.first_has_data = False
         self.started: collections.deque[FetchedWindow] = collections.deque()
         #: Set once one of its windows failed: no later window of it is started.
         self.failed = threading.Event()
@@ -120,6 +129,12 @@ class FetchedWindow:
         self.window = window
         self.rank = rank
         self.cancelled = threading.Event()
+        #: Whether Gong answered it with data (200, not its 404 "no data").
+        self.has_data = False
+        #: Whether it decides for the others of its stream, or waits for the one that does
+        #: (`first_decides`, fetched ahead).
+        self.decides = False
+        self.waits_for_first = False
         self._buffer = buffer
         self._answers: queue.SimpleQueue[requests.Response | BaseException | _WindowEnd] = (
             queue.SimpleQueue()
@@ -188,7 +203,7 @@ class WindowFetcher:
         kept: collections.deque[FetchedWindow] = collections.deque()
         while fetch.started:
             window = next(windows, None)
-            if window != fetch.started[0].window:
+            if window != fetch.started[0].window or fetch.started[0].cancelled.is_set():
                 fetch.drop(fetch.started)
                 if window is not None:
                     windows = itertools.chain([window], windows)
@@ -251,13 +266,17 @@ class WindowFetcher:
         while len(fetch.started) < AHEAD_PER_WORKER * self._workers and not fetch.failed.is_set():
             if (window := next(windows, None)) is None:
                 return
-            self._start(fetch, window)
+            fetched = self._start(fetch, window)
+            if fetch.first_decides:
+                fetched.decides = len(fetch.started) == 1
+                fetched.waits_for_first = not fetched.decides
 
-    def _start(self, fetch: StreamFetch, window: Window) -> None:
+    def _start(self, fetch: StreamFetch, window: Window) -> FetchedWindow:
         fetched = FetchedWindow(fetch, window, next(self._ranks), self._buffer)
         fetch.last_rank = fetched.rank
         fetch.started.append(fetched)
         self._jobs.put(fetched)
+        return fetched
 
     def _start_workers(self) -> None:
         # Daemon threads, idle between streams, never hold up the end of the process.
@@ -271,17 +290,20 @@ class WindowFetcher:
     def _work(self) -> None:
         while True:
             fetched = self._jobs.get()
+            owner = fetched.owner
+            if fetched.waits_for_first and not self._first_has_data(fetched):
+                fetched.cancelled.set()  # an empty first day: a probe comes first, in turn
             if fetched.cancelled.is_set():
                 continue
             self._pacer.rank_this_thread(fetched.rank)
             try:
-                for answer in fetched.owner.fetch_answers(fetched.window):
+                for answer in owner.fetch_answers(fetched.window):
+                    fetched.has_data = fetched.has_data or answer.status_code == HTTPStatus.OK
                     if not fetched.put(answer):
                         break
                 else:
                     fetched.put(WINDOW_END)
             except BaseException as fault:  # handed to the main thread, raised there
-                owner = fetched.owner
                 owner.failed.set()
                 # A fault stops every request of the run once the stream it belongs to is
                 # read (the run ends with it); the quota is the whole run's.
@@ -290,3 +312,15 @@ class WindowFetcher:
                 ):
                     self._pacer.stop(fault)
                 fetched.put(fault)
+            finally:
+                if fetched.decides:
+                    owner.first_has_data = fetched.has_data
+                    owner.first_fetched.set()
+
+    def _first_has_data(self, fetched: FetchedWindow) -> bool:
+        """Wait until the first window of `fetched`'s stream is fetched: whether it had data."""
+        owner = fetched.owner
+        while not owner.first_fetched.wait(CANCEL_POLL_SECONDS):
+            if fetched.cancelled.is_set():
+                return False
+        return owner.first_has_data

@@ -329,19 +329,24 @@ def test_a_long_stats_backfill_with_data_from_its_first_day_asks_each_day_once(
     tmp_path: Path,
 ) -> None:
     # Long enough to be probed for an empty history; it has none, so no probe is paid.
-    with gong_at_its_limit(latency=0.05, days=40) as sandbox:
+    # After calls, in pages of 20: its first day, once it has data, lets more follow
+    # while the last calls pages come in.
+    with gong_at_its_limit(latency=0.2, days=40, page_size=20) as sandbox:
         config = concurrent_config(sandbox)
         first_day = dt.date.fromisoformat(config["start_date"][:10])
         assert first_day in sandbox.stats_days()
 
-        run = run_tap(config, tmp_path, streams=("interaction_stats",))
+        run = run_tap(config, tmp_path)
 
         assert run.returncode == 0, run.stderr
-        days = [json_body(r)["filter"]["fromDate"] for r in sandbox.requests]
+        stats = [r for r in sandbox.requests if r.path == STATS_PATH]
+        days = [json_body(r)["filter"]["fromDate"] for r in stats]
         assert sorted(days) == [
             (first_day + dt.timedelta(days=n)).isoformat()
             for n in range((sandbox.company_today() - first_day).days)
         ]
+        last_calls_page = max(r.at for r in sandbox.requests if r.path == CALLS_PATH)
+        assert sum(r.at <= last_calls_page + 0.1 for r in stats) > 1  # 0.1: the same burst
 
 
 def test_wrong_credentials_cost_at_most_the_requests_already_in_flight(tmp_path: Path) -> None:
