@@ -59,8 +59,27 @@ def gong_body(response: requests.Response) -> dict[str, Any]:
 
 
 def next_cursor(response: requests.Response) -> str | None:
-    """The cursor for the next page; Gong sends one only while records remain."""
-    records = gong_body(response).get("records")
+    """The cursor for the next page; Gong sends one only while records remain.
+
+    Workers call this on pages the main thread reads later: unless the page is decoded
+    already, only its `records` object is, so that a page waiting to be read holds its
+    bytes, not its decoded records as well.
+
+    Raises:
+        ValueError: when the body is cut off, not JSON, or not a JSON object.
+    """
+    body = response.__dict__.get(_BODY_ATTRIBUTE)
+    if body is not None:
+        records = body.get("records")
+    elif is_no_data(response):
+        return None
+    else:
+        try:
+            top = msgspec.json.decode(response.content, type=dict[str, msgspec.Raw])
+        except msgspec.ValidationError:
+            msg = "expected a JSON object"
+            raise ValueError(msg) from None
+        records = msgspec.json.decode(top["records"]) if "records" in top else None
     return records.get("cursor") if isinstance(records, dict) else None
 
 

@@ -40,6 +40,7 @@ from tap_gong.answers import (
     gong_body,
     gong_error_text,
     is_no_data,
+    next_cursor,
     request_body,
 )
 from tap_gong.errors import (
@@ -209,7 +210,7 @@ class GongStream(RESTStream[str | None]):
                 msg += " Check that api_url is your company's Gong API base URL."
             raise GongRequestRejected(msg)
         try:
-            gong_body(response)
+            next_cursor(response)  # the whole body checked, the records not kept decoded
         except ValueError as exc:
             msg = f"Gong sent an incomplete or non-JSON body ({exc})"
             raise RetriableAPIError(msg, response) from exc

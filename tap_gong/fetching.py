@@ -5,7 +5,7 @@ at a time uses a third of the allowance. Workers only fetch: each takes one wind
 requests its pages in order (Gong's cursor), putting the validated answers into that
 window's queue. The main thread reads the windows in order and does everything else
 (parsing, child streams, records, STATE), so a bookmark never passes a window whose
-records are not all out. Answers fetched ahead hold at most BYTES_AHEAD.
+records are not all out. Answers fetched and not yet read hold at most BYTES_AHEAD.
 
 One fetcher serves the whole run. Once a stream has started all its windows, idle
 workers start the first windows of the stream synced next: the last window's pages
@@ -81,19 +81,27 @@ class AnswerBuffer:
             self._reading_rank = rank
             self._condition.notify_all()
 
-    def take(self, rank: int, size: int, cancelled: threading.Event) -> bool:
-        """Wait for room for `size` bytes (none needed by the window being read)."""
+    def take(self, fetched: FetchedWindow, size: int) -> bool:
+        """Wait for room for `size` bytes of `fetched`'s answers.
+
+        The window being read may always add one answer once its earlier ones are read,
+        however full the rest is: the main thread waits for nothing else.
+        """
         with self._condition:
-            while self._bytes + size > BYTES_AHEAD and rank != self._reading_rank:
-                if cancelled.is_set():
+            while self._bytes + size > BYTES_AHEAD and not (
+                fetched.rank == self._reading_rank and fetched.unread_bytes == 0
+            ):
+                if fetched.cancelled.is_set():
                     return False
                 self._condition.wait(CANCEL_POLL_SECONDS)
             self._bytes += size
-            return not cancelled.is_set()
+            fetched.unread_bytes += size
+            return not fetched.cancelled.is_set()
 
-    def give_back(self, size: int) -> None:
+    def give_back(self, fetched: FetchedWindow, size: int) -> None:
         with self._condition:
             self._bytes -= size
+            fetched.unread_bytes -= size
             self._condition.notify_all()
 
 
@@ -131,6 +139,8 @@ class FetchedWindow:
         self.cancelled = threading.Event()
         #: Whether Gong answered it with data (200, not its 404 "no data").
         self.has_data = False
+        #: Bytes of its answers fetched and not yet read (changed under the buffer's lock).
+        self.unread_bytes = 0
         #: Whether it decides for the others of its stream, or waits for the one that does
         #: (`first_decides`, fetched ahead).
         self.decides = False
@@ -143,7 +153,7 @@ class FetchedWindow:
     def put(self, item: requests.Response | BaseException | _WindowEnd) -> bool:
         """Hand on an answer (or the window's end or fault); False once nobody reads any more."""
         size = len(item.content) if isinstance(item, requests.Response) else 0
-        if not self._buffer.take(self.rank, size, self.cancelled):
+        if not self._buffer.take(self, size):
             return False
         self._answers.put(item)
         return True
@@ -157,7 +167,7 @@ class FetchedWindow:
         while not isinstance(item := self._answers.get(), _WindowEnd):
             if isinstance(item, BaseException):
                 raise item
-            self._buffer.give_back(len(item.content))
+            self._buffer.give_back(self, len(item.content))
             yield item
 
 

@@ -201,7 +201,9 @@ def test_spent_quota_stops_in_flight_at_the_last_finished_window_and_requests_no
     # Windows of 1 day (about 30 calls) in pages of 10: the oldest three windows are read
     # whole (12 requests), then three start at once and the quota answers one of them.
     latency, page_size, day = 1.0, 10, dt.timedelta(days=1)
-    with gong_at_its_limit(latency=latency, daily_quota=14, page_size=page_size) as sandbox:
+    # Answers in exactly `latency` (no jitter), so that the oldest windows finish first.
+    quota = {"daily_quota": 14, "latency_jitter_seconds": 0}
+    with gong_at_its_limit(latency=latency, page_size=page_size, **quota) as sandbox:
         config = concurrent_config(sandbox, calls_window_days=1)
         run = run_tap(config, tmp_path)
 
