@@ -52,7 +52,7 @@ from tap_gong.windows import parse_instant
 
 STATS_PATH = "/v2/stats/interaction"
 # The tap's other streams would add requests the minimum below does not count.
-SWEPT_STREAMS = frozenset({"calls", "interaction_stats"})
+SWEPT_STREAMS = ("calls", "interaction_stats")
 DEFAULT_LATENCIES = (0.0, 0.3, 1.0, 2.0)
 EMPTY_HISTORY = dt.timedelta(days=400)
 
@@ -74,8 +74,8 @@ SCALES = {
 }
 
 
-def swept_streams_catalog(config: dict[str, Any]) -> dict[str, Any]:
-    """The tap's catalog with only SWEPT_STREAMS selected."""
+def swept_streams_catalog(config: dict[str, Any], streams: tuple[str, ...]) -> dict[str, Any]:
+    """The tap's catalog with only `streams` selected."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as config_file:
         json.dump(config, config_file)
         config_file.flush()
@@ -88,7 +88,7 @@ def swept_streams_catalog(config: dict[str, Any]) -> dict[str, Any]:
     for stream in catalog["streams"]:
         for entry in stream["metadata"]:
             if not entry["breadcrumb"]:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] in SWEPT_STREAMS
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in streams
     return catalog
 
 
@@ -104,13 +104,15 @@ def run_tap(bench: Bench, config: dict[str, Any], catalog: dict[str, Any]) -> Pr
     return run_into_sink(command, bench.workdir, f"{bench.runs:02d}-tap")
 
 
-def minimum_requests(sandbox: GongSandbox, config: dict) -> int:
+def minimum_requests(sandbox: GongSandbox, config: dict, streams: tuple[str, ...]) -> int:
     """The least any extractor could make: the range's calls in one window, one per stats day.
 
     The tap's finer cut of a backfill (one partial page per extra window) counts as extra.
     """
     start = parse_instant(config["start_date"])
     calls = pages(len(sandbox.calls(start, parse_instant(config["end_date"]))))
+    if "interaction_stats" not in streams:
+        return calls
     return calls + days_between(start.date(), sandbox.company_today())
 
 
@@ -121,7 +123,7 @@ def extra_share(made: int, minimum: int) -> str:
 def sweep_row(
     bench: Bench,
     sandbox: GongSandbox,
-    catalog: dict[str, Any],
+    streams: tuple[str, ...],
     latency: float,
     tap_settings: dict[str, Any],
 ) -> tuple[str, ...]:
@@ -132,7 +134,7 @@ def sweep_row(
     sandbox.reset_log()
     time.sleep(ROLLING_SECOND_PAUSE)
     config = tap_config(sandbox, **tap_settings)
-    run = run_tap(bench, config, catalog)
+    run = run_tap(bench, config, swept_streams_catalog(config, streams))
     counters = sandbox.counters()
     allowance = run.wall_seconds * GONG_REQUESTS_PER_SECOND
     # One request in flight at a time cannot start more than 1 / latency per second.
@@ -140,7 +142,7 @@ def sweep_row(
     return (
         f"{latency:g} s",
         f"{run.wall_seconds:.1f} s",
-        extra_share(counters["requests"], minimum_requests(sandbox, config)),
+        extra_share(counters["requests"], minimum_requests(sandbox, config, streams)),
         f"{counters['requests'] / allowance:.0%}",
         f"{one_in_flight:.0%}",
         str(counters["429"]),
@@ -207,6 +209,11 @@ def main() -> None:
         help="answer latencies to sweep (default: 0 0.3 1 2)",
     )
     parser.add_argument(
+        "--calls-only",
+        action="store_true",
+        help="select only calls: its last windows end the run, with no stream to follow",
+    )
+    parser.add_argument(
         "--max-concurrent-requests",
         type=int,
         metavar="N",
@@ -219,18 +226,19 @@ def main() -> None:
         else {}
     )
     scale = SCALES[args.scale]
+    streams = ("calls",) if args.calls_only else SWEPT_STREAMS
     settings = SandboxSettings(calls=scale.calls, days=scale.days, now=SANDBOX_NOW)
     print(
-        f"tap-gong latency sweep ({args.scale}, {tap_settings or 'default settings'}): {machine()}",
+        f"tap-gong latency sweep ({args.scale}, {', '.join(streams)}, "
+        f"{tap_settings or 'default settings'}): {machine()}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="tap-gong-sweep-") as folder:
         bench = Bench(Path(folder))
         with GongSandbox(settings) as sandbox:
             print(f"(1) backfill of {scale.calls:,} calls over {scale.days} days at 3 requests/s")
-            catalog = swept_streams_catalog(tap_config(sandbox))
             rows = [
-                sweep_row(bench, sandbox, catalog, latency, tap_settings)
+                sweep_row(bench, sandbox, streams, latency, tap_settings)
                 for latency in args.latencies
             ]
             header = (
@@ -244,7 +252,10 @@ def main() -> None:
                 "records",
             )
             print(markdown_table(header, rows), flush=True)
+            if args.calls_only:
+                return
             print("\n(2) long empty history, unpaced (request counts only)")
+            catalog = swept_streams_catalog(tap_config(sandbox), streams)
             empty = empty_history_rows(bench, sandbox, catalog, tap_settings)
             print(markdown_table(("measure", "value"), empty))
 
