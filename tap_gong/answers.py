@@ -22,6 +22,7 @@ NO_DATA_MESSAGE = re.compile(r"^\s*no\b.*\bfound\b", re.IGNORECASE)
 ERROR_TEXT_LIMIT = 300
 # The answer's decoded body, kept on the response so it is decoded once.
 _BODY_ATTRIBUTE = "_gong_body"
+_CURSOR_ATTRIBUTE = "_gong_cursor"
 
 
 def gong_error_text(response: requests.Response) -> str:
@@ -68,11 +69,14 @@ def next_cursor(response: requests.Response) -> str | None:
     Raises:
         ValueError: when the body is cut off, not JSON, or not a JSON object.
     """
+    if _CURSOR_ATTRIBUTE in response.__dict__:  # validation read it, paging asks again
+        cursor: str | None = response.__dict__[_CURSOR_ATTRIBUTE]
+        return cursor
     body = response.__dict__.get(_BODY_ATTRIBUTE)
     if body is not None:
         records = body.get("records")
     elif is_no_data(response):
-        return None
+        records = None
     else:
         try:
             top = msgspec.json.decode(response.content, type=dict[str, msgspec.Raw])
@@ -80,7 +84,9 @@ def next_cursor(response: requests.Response) -> str | None:
             msg = "expected a JSON object"
             raise ValueError(msg) from None
         records = msgspec.json.decode(top["records"]) if "records" in top else None
-    return records.get("cursor") if isinstance(records, dict) else None
+    cursor = records.get("cursor") if isinstance(records, dict) else None
+    response.__dict__[_CURSOR_ATTRIBUTE] = cursor
+    return cursor
 
 
 def retry_after_seconds(

@@ -29,8 +29,7 @@ class RequestPacer:
     requests are granted the main thread's first, then lowest rank first
     (`rank_this_thread`: the oldest window) or, in a stream's last windows, the window
     with the fewest requests so far first, before later ones (`even_progress`); nobody
-    sleeps while holding
-    the lock.
+    sleeps while holding the lock.
     """
 
     def __init__(

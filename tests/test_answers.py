@@ -6,6 +6,7 @@ import json
 
 import pytest
 import requests
+from singer_sdk.exceptions import RetriableAPIError
 
 from tap_gong.answers import gong_body, is_no_data
 from tap_gong.client import GongStream
@@ -94,3 +95,9 @@ def test_a_body_that_is_not_a_json_object_is_not_data() -> None:
 
     with pytest.raises(ValueError, match="JSON object"):
         gong_body(answer)
+
+
+def test_a_page_that_is_not_a_json_object_is_retried_before_it_is_read() -> None:
+    # Workers check a page without decoding its records: the check must still refuse it.
+    with pytest.raises(RetriableAPIError, match="JSON object"):
+        stream().validate_response(gong_answer(200, ["a", "list"]))
