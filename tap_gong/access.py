@@ -21,6 +21,7 @@ from tap_gong.fetching import WindowFetcher
 from tap_gong.oauth import GongOAuthAuthenticator
 from tap_gong.pacing import RequestPacer
 from tap_gong.settings import GongSettings
+from tap_gong.transport import ThreadSessions
 
 
 class GongAccess:
@@ -84,3 +85,8 @@ class GongRun:
     def fetcher(self) -> WindowFetcher:
         """The workers fetching windows ahead, all streams' (`max_concurrent_requests` > 1)."""
         return WindowFetcher(self.pacer, self.settings.max_concurrent_requests)
+
+    @cached_property
+    def sessions(self) -> ThreadSessions:
+        """Each thread's requests Session, kept from one stream to the next."""
+        return ThreadSessions()

@@ -57,6 +57,7 @@ from tap_gong.progress import StreamProgress, StreamTally
 from tap_gong.reconcile import Reconciliation, send_activate_version
 from tap_gong.records import RecordShaper
 from tap_gong.retries import RetryPolicy, describe_fault, unreachable_host_reason
+from tap_gong.transport import turn_before_writing
 from tap_gong.windows import company_today, company_zone, parse_instant, time_windows, utc_iso
 
 if TYPE_CHECKING:
@@ -157,11 +158,9 @@ class GongStream(RESTStream[str | None]):
         self, func: Callable[..., requests.Response]
     ) -> Callable[..., requests.Response]:
         def paced(*args: Any, **kwargs: Any) -> requests.Response:
-            self.pacer.wait_turn()
-            with self._requests_sent_lock:
-                self.requests_sent += 1
             try:
-                return func(*args, **kwargs)
+                with turn_before_writing(self._take_turn):
+                    return func(*args, **kwargs)
             except requests.exceptions.ConnectionError as exc:
                 if reason := unreachable_host_reason(exc):
                     # A configuration problem, not a passing fault: no retries.
@@ -172,7 +171,8 @@ class GongStream(RESTStream[str | None]):
                     raise GongUnreachable(msg) from None
                 raise
 
-        # The pacer sits inside the retry loop, so every retry is paced too. The SDK's
+        # The pacer sits inside the retry loop, so every retry is paced too: each request
+        # takes its turn on its connection, once connected (transport.py). The SDK's
         # own decorator also logs each retry through the backoff library (a second,
         # long line naming an internal function): ours logs one short line.
         retried: Callable[..., requests.Response] = backoff.on_exception(
@@ -184,6 +184,16 @@ class GongStream(RESTStream[str | None]):
             logger=None,
         )(paced)
         return retried
+
+    def _take_turn(self) -> None:
+        self.pacer.wait_turn()
+        with self._requests_sent_lock:
+            self.requests_sent += 1
+
+    @override
+    @property
+    def requests_session(self) -> requests.Session:
+        return self.run.sessions.session()
 
     @override
     def validate_response(self, response: requests.Response) -> None:
@@ -405,7 +415,6 @@ class WindowedStream(GongStream):
         super().__init__(tap, run)
         #: The window whose answers workers fetched, while the main thread reads it.
         self.fetched_window: FetchedWindow | None = None
-        self.thread_sessions = threading.local()
 
     def windows(self) -> Iterator[Window]:
         """The windows still to extract in this run, oldest first."""
@@ -539,7 +548,7 @@ class WindowedStream(GongStream):
         """One window's validated answers, page by page: a worker's part, no messages.
 
         Of the SDK (streams/rest.py `_prepare_request`, `_request`) a worker runs only
-        what is safe from several threads: its own requests Session (`requests_session`),
+        what is safe from several threads: its thread's requests Session (`requests_session`),
         the run's authenticator (built on the main thread first, then only read; OAuth
         renewal takes a lock), `validate_response` and the SDK's metric log line (logging
         is thread-safe). Records, state and every message stay on the main thread.
@@ -559,16 +568,6 @@ class WindowedStream(GongStream):
             return
         for answer in fetched.answers():
             yield from self.parse_response(answer)
-
-    @override
-    @property
-    def requests_session(self) -> requests.Session:
-        # A requests Session is not thread-safe (the SDK sets its `auth` per request and
-        # it keeps one cookie jar): one per thread.
-        session: requests.Session | None = getattr(self.thread_sessions, "session", None)
-        if session is None:
-            session = self.thread_sessions.session = requests.Session()
-        return session
 
     #: What a window is called in progress lines.
     window_unit = "windows"

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3.util.connection
+from typing_extensions import override
 
 from tap_gong.pacing import PACING_WINDOW_SECONDS, RequestPacer
 from tap_gong.sandbox import GongSandbox
-from tests.support import FakeClock, expected_stats, run_tap, sandbox_settings, tap_config
+from tests.support import (
+    FakeClock,
+    expected_stats,
+    run_tap,
+    sandbox_settings,
+    sync_in_process,
+    tap_config,
+    tap_in_process,
+)
 
 
 def test_pacer_never_starts_more_than_the_rate_in_any_rolling_second() -> None:
@@ -23,6 +40,74 @@ def test_pacer_never_starts_more_than_the_rate_in_any_rolling_second() -> None:
         assert starts[i + 3] - starts[i] >= 1.0
     # ...and uses the allowance: 30 starts in about 10 windows, not more.
     assert starts[-1] - starts[0] <= 10 * PACING_WINDOW_SECONDS
+
+
+class ConnectionsAndTurns:
+    """What each thread of a run did, in order: "connect" (a connection opened), "turn"."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.events: dict[str, list[str]] = defaultdict(list)
+        opening = urllib3.util.connection.create_connection
+
+        def opened(*args: Any, **kwargs: Any) -> Any:
+            self.record("connect")
+            return opening(*args, **kwargs)
+
+        monkeypatch.setattr(urllib3.util.connection, "create_connection", opened)
+
+    def record(self, event: str) -> None:
+        self.events[threading.current_thread().name].append(event)
+
+    def count(self, event: str) -> int:
+        return sum(events.count(event) for events in self.events.values())
+
+    def pacer(self) -> RequestPacer:
+        record = self.record
+
+        class RecordingPacer(RequestPacer):
+            @override
+            def wait_turn(self) -> None:
+                super().wait_turn()
+                record("turn")
+
+        return RecordingPacer(rate=100)
+
+
+@contextmanager
+def recorded_run(
+    sandbox: GongSandbox, monkeypatch: pytest.MonkeyPatch, **settings: Any
+) -> Iterator[ConnectionsAndTurns]:
+    recorded = ConnectionsAndTurns(monkeypatch)
+    tap = tap_in_process(
+        tap_config(sandbox, **settings), streams=("calls", "interaction_stats", "users")
+    )
+    pacer = recorded.pacer()
+    for stream in tap.streams.values():
+        stream.pacer = pacer  # type: ignore[attr-defined]
+    sync_in_process(tap)
+    yield recorded
+
+
+def test_a_request_takes_its_pacing_turn_once_its_connection_is_made(
+    sandbox: GongSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Gong counts a request when it arrives: one granted, then slowed by opening its
+    # connection (TLS on Gong), would arrive together with the requests granted after it.
+    with recorded_run(sandbox, monkeypatch, max_concurrent_requests=4) as recorded:
+        assert recorded.count("turn") == len(sandbox.requests) > 10
+        assert len(recorded.events) > 2  # the main thread and workers
+        for events in recorded.events.values():
+            assert events[:2] == ["connect", "turn"]
+            assert events.count("connect") == 1  # then kept open
+
+
+def test_each_thread_keeps_its_connection_from_one_stream_to_the_next(
+    sandbox: GongSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with recorded_run(sandbox, monkeypatch, max_concurrent_requests=1) as recorded:
+        assert recorded.count("turn") == len(sandbox.requests) > 10
+        # calls, interaction_stats and users, one after the other, on one connection.
+        assert recorded.count("connect") == 1
 
 
 def test_backfill_against_gongs_exact_limit_sees_no_429_and_runs_near_the_limit(
