@@ -48,6 +48,10 @@ class _TurnTakingConnection(HTTPConnection):
                 # What http.client would do inside `request`, done before the wait.
                 self.connect()
             take_turn()
+            if not self.is_connected:
+                # Gong closed it, idle while this request waited: the turn is still ours.
+                self.close()
+                self.connect()
         super().request(*args, **kwargs)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,12 +63,14 @@ class ConnectionsAndTurns:
     def count(self, event: str) -> int:
         return sum(events.count(event) for events in self.events.values())
 
-    def pacer(self) -> RequestPacer:
+    def pacer(self, wait_seconds: float = 0.0) -> RequestPacer:
+        """A pacer granting each turn `wait_seconds` late, as behind other workers or a hold."""
         record = self.record
 
         class RecordingPacer(RequestPacer):
             @override
             def wait_turn(self) -> None:
+                time.sleep(wait_seconds)
                 super().wait_turn()
                 record("turn")
 
@@ -75,13 +79,16 @@ class ConnectionsAndTurns:
 
 @contextmanager
 def recorded_run(
-    sandbox: GongSandbox, monkeypatch: pytest.MonkeyPatch, **settings: Any
+    sandbox: GongSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    wait_seconds: float = 0.0,
+    **settings: Any,
 ) -> Iterator[ConnectionsAndTurns]:
     recorded = ConnectionsAndTurns(monkeypatch)
     tap = tap_in_process(
         tap_config(sandbox, **settings), streams=("calls", "interaction_stats", "users")
     )
-    pacer = recorded.pacer()
+    pacer = recorded.pacer(wait_seconds)
     for stream in tap.streams.values():
         stream.pacer = pacer  # type: ignore[attr-defined]
     sync_in_process(tap)
@@ -108,6 +115,23 @@ def test_each_thread_keeps_its_connection_from_one_stream_to_the_next(
         assert recorded.count("turn") == len(sandbox.requests) > 10
         # calls, interaction_stats and users, one after the other, on one connection.
         assert recorded.count("connect") == 1
+
+
+def test_a_connection_gong_closed_while_its_request_waited_is_opened_again_unretried(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Gong closes idle keep-alive connections; a request waiting for its turn idles its own.
+    settings = sandbox_settings(days=3, calls=30, idle_timeout_seconds=0.1)
+    with (
+        GongSandbox(settings) as sandbox,
+        caplog.at_level(logging.WARNING),
+        recorded_run(sandbox, monkeypatch, wait_seconds=0.3, max_concurrent_requests=1) as run,
+    ):
+        assert "Retrying" not in caplog.text
+        assert run.count("turn") == len(sandbox.requests) > 3
+        assert sandbox.counters()["dropped"] == 0
+        # Each turn found its connection closed, and opened another after it.
+        assert run.events["MainThread"][:4] == ["connect", "turn", "connect", "turn"]
 
 
 def test_backfill_against_gongs_exact_limit_sees_no_429_and_runs_near_the_limit(

@@ -26,6 +26,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         (("--time-zone", "Mars/Olympus"), "--time-zone is not a known IANA zone: 'Mars/Olympus'"),
         (("--page-size", "0"), "--page-size must be at least 1, got 0"),
         (("--requests-per-second", "0"), "--requests-per-second must be at least 1 when set"),
+        (("--idle-timeout", "0"), "--idle-timeout must be more than 0 when set, got 0.0"),
         (("--now", "yesterday"), "argument --now: not an ISO-8601 instant"),
         (("--calls", "many"), "argument --calls: invalid int value: 'many'"),
         (("--port", "70000"), "--port must be between 0 and 65535, got 70000"),
@@ -59,7 +60,8 @@ def test_help_shows_every_knob_with_its_default():
         ("--page-size", "100"), ("--transcript-sentences", "24"),
         ("--requests-per-second", "None"), ("--retry-after", "1"), ("--daily-quota", "None"),
         ("--error-rate", "0.0"), ("--drop-rate", "0.0"), ("--truncate-rate", "0.0"),
-        ("--latency", "0.0"), ("--latency-jitter", "0.0"), ("--port", "8765"),
+        ("--latency", "0.0"), ("--latency-jitter", "0.0"), ("--idle-timeout", "None"),
+        ("--port", "8765"),
     ):  # fmt: skip
         section = help_text.split(f"{flag} ", 1)[1]
         assert f"(default: {default}" in section.split(" --", 1)[0], flag

@@ -50,6 +50,12 @@ FLAGS: tuple[tuple[str, str, Any, str], ...] = (
         float,
         "up to this many more seconds, at random per answer (answers come back out of order)",
     ),
+    (
+        "--idle-timeout",
+        "idle_timeout_seconds",
+        float,
+        "close a keep-alive connection idle this many seconds; unset: never",
+    ),
 )
 
 

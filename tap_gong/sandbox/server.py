@@ -85,6 +85,8 @@ class SandboxSettings:
     latency_seconds: float = 0.0
     # Up to this much more per answer, drawn at random: answers come back out of order.
     latency_jitter_seconds: float = 0.0
+    # A keep-alive connection idle this long is closed, as web servers do; None: never.
+    idle_timeout_seconds: float | None = None
     late_calls: int = 0
     transcript_sentences: int = 24  # sentences in each call's transcript
     odd_payloads: bool = False  # undocumented values, fields and nulls; no `records` on one page
@@ -641,6 +643,12 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     disable_nagle_algorithm = True  # headers and body go out in two writes
     server: _SandboxHTTPServer
+
+    @override
+    def setup(self) -> None:
+        super().setup()
+        # Reading the next request times out after this long: the connection is closed.
+        self.connection.settimeout(self.server.sandbox.settings.idle_timeout_seconds)
 
     @override
     def handle(self) -> None:

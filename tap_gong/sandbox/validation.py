@@ -16,6 +16,7 @@ NOT_NEGATIVE = (
 )
 RATES = ("error_rate", "drop_rate", "truncate_rate")
 AT_LEAST_ONE_OR_NONE = ("requests_per_second", "daily_quota")
+POSITIVE_OR_NONE = ("idle_timeout_seconds",)
 
 
 class SettingError(ValueError):
@@ -46,6 +47,11 @@ def setting_errors(settings: Any) -> list[SettingError]:
         SettingError(name, f"must be at least 1 when set, got {getattr(settings, name)}")
         for name in AT_LEAST_ONE_OR_NONE
         if getattr(settings, name) is not None and getattr(settings, name) < 1
+    ]
+    errors += [
+        SettingError(name, f"must be more than 0 when set, got {getattr(settings, name)}")
+        for name in POSITIVE_OR_NONE
+        if getattr(settings, name) is not None and getattr(settings, name) <= 0
     ]
     if sum(getattr(settings, name) for name in RATES) > 1:
         errors.append(SettingError("error_rate", "plus drop_rate and truncate_rate exceeds 1"))
