@@ -324,6 +324,20 @@ def test_requests_over_the_rate_limit_answer_429_with_retry_after(sandbox, http)
     assert sandbox.counters()["429"] == 2
 
 
+def test_the_rate_limit_judges_each_request_by_when_it_arrived(sandbox):
+    # The sandbox counts a request once no other holds its lock, and building a big answer
+    # holds it for tens of ms: a request counted then is judged by its arrival, as at Gong.
+    sandbox.configure(requests_per_second=3)
+
+    def admitted(arrived: float) -> bool:
+        return sandbox._admit(arrived)[1] is None
+
+    assert [admitted(at) for at in (100.0, 100.3, 100.6, 101.0)] == [True] * 4
+    assert not admitted(101.2)  # 100.3, 100.6, 101.0 and itself
+    assert not admitted(100.95)  # counted after 101.2: 100.0, 100.3, 100.6 and itself
+    assert admitted(102.3)  # alone in the second before it
+
+
 def test_only_knobs_change_while_serving(sandbox):
     with pytest.raises(ValueError, match="seed"):
         sandbox.configure(seed=8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import hashlib
 import hmac
@@ -55,6 +56,8 @@ HTML_500_BODY = (
 )
 CURSOR_MISMATCH = "cursor does not match the request filter"
 COUNTER_NAMES = ("requests", "429", "5xx", "404", "400", "dropped", "truncated")
+# Past a second, an arrival no longer counts; kept a second longer for requests counted late.
+ARRIVALS_KEPT_SECONDS = 2.0
 T = TypeVar("T")
 
 
@@ -167,7 +170,7 @@ class GongSandbox(EndpointsMixin):
         self._fault_rng = random.Random(self.settings.seed)
         self._jitter_rng = random.Random(self.settings.seed)
         self._scripted_faults: deque[str] = deque()
-        self._recent_starts: deque[float] = deque()
+        self._arrivals: list[float] = []  # time.monotonic(), sorted
         self._quota_day: date | None = None
         self._quota_used = 0
         self._request_count = 0
@@ -328,14 +331,19 @@ class GongSandbox(EndpointsMixin):
 
     # -- request handling (called from the handler threads) ----------------------------------
 
-    def _admit(self) -> tuple[str, Reply | None]:
-        """Count a request as it arrives, as Gong does: its id, and a 429 past a limit."""
+    def _admit(self, arrived: float) -> tuple[str, Reply | None]:
+        """Count a request as it arrives, as Gong does: its id, and a 429 past a limit.
+
+        `arrived` is when its handler read it: the count waits for the lock, which other
+        requests hold while their answers are built (tens of ms for big pages), but what
+        arrived in the second before it does not.
+        """
         with self._lock:
             self._request_count += 1
             request_id = hashlib.blake2b(
                 f"{self.settings.seed}:{self._request_count}".encode(), digest_size=8
             ).hexdigest()
-            return request_id, self._limit_reply(request_id)
+            return request_id, self._limit_reply(request_id, arrived)
 
     def _serve_api(self, request: _ApiRequest, request_id: str, rejection: Reply | None) -> Reply:
         with self._lock:
@@ -343,7 +351,7 @@ class GongSandbox(EndpointsMixin):
             self._record(request, reply)
             return reply
 
-    def _limit_reply(self, request_id: str) -> Reply | None:
+    def _limit_reply(self, request_id: str, arrived: float) -> Reply | None:
         settings = self.settings
         today = self.company_today()
         if today != self._quota_day:
@@ -351,13 +359,16 @@ class GongSandbox(EndpointsMixin):
         self._quota_used += 1
         if settings.daily_quota is not None and self._quota_used > settings.daily_quota:
             return self._quota_exceeded(request_id)
-        # Every arrival counts in the window, rejected ones included, as Gong does.
-        arrived = time.monotonic()
-        while self._recent_starts and self._recent_starts[0] <= arrived - 1.0:
-            self._recent_starts.popleft()
-        self._recent_starts.append(arrived)
+        # Every arrival counts in the window, rejected ones included, as Gong does. Requests
+        # are counted in arrival order give or take a few ms: the arrivals stay sorted.
+        arrivals = self._arrivals
+        del arrivals[: bisect.bisect_right(arrivals, arrived - ARRIVALS_KEPT_SECONDS)]
+        bisect.insort(arrivals, arrived)
+        in_the_second_before = bisect.bisect_right(arrivals, arrived) - bisect.bisect_right(
+            arrivals, arrived - 1.0
+        )
         limit = settings.requests_per_second
-        if limit is not None and len(self._recent_starts) > limit:
+        if limit is not None and in_the_second_before > limit:
             return self._rate_limited(request_id)
         return None
 
@@ -682,7 +693,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(Reply(status, dumps(answer)))
             return
-        request_id, rejection = sandbox._admit()
+        request_id, rejection = sandbox._admit(arrived)
         # Counted on arrival; the latency is the time Gong takes to answer it.
         if rejection is None and (delay := sandbox.answer_delay()):
             time.sleep(delay)
