@@ -23,6 +23,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.singerlib import StateMessage
 from typing_extensions import override
 
 from tap_gong.access import GongAccess, GongRun
@@ -248,7 +249,10 @@ class TapGong(Tap):
         # timeout would record a partial extraction as a success. The state is written
         # all the same; the exit code says the run did not finish (128 + the signal).
         try:
-            self._state_writer.write_state(self.state)
+            # Written even when unchanged since the last STATE (the SDK's state writer would
+            # skip it): records of an unfinished window may have come since, and the run's
+            # last line is to be its state.
+            self.message_writer.write_message(StateMessage(value=self.state))
         finally:
             self.logger.warning(
                 "Interrupted by %s: the state for finished work is written; run again with it.",
