@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +18,14 @@ NOT_NEGATIVE = (
 RATES = ("error_rate", "drop_rate", "truncate_rate")
 AT_LEAST_ONE_OR_NONE = ("requests_per_second", "daily_quota")
 POSITIVE_OR_NONE = ("idle_timeout_seconds",)
+# Each group of settings, what its values must be, and the check (None passes "when set").
+VALUE_RULES: tuple[tuple[tuple[str, ...], str, Callable[[Any], bool]], ...] = (
+    (AT_LEAST_ONE, "must be at least 1", lambda v: v >= 1),
+    (NOT_NEGATIVE, "must not be negative", lambda v: v >= 0),
+    (RATES, "must be between 0 and 1", lambda v: 0 <= v <= 1),
+    (AT_LEAST_ONE_OR_NONE, "must be at least 1 when set", lambda v: v is None or v >= 1),
+    (POSITIVE_OR_NONE, "must be more than 0 when set", lambda v: v is None or v > 0),
+)
 
 
 class SettingError(ValueError):
@@ -29,29 +38,10 @@ class SettingError(ValueError):
 def setting_errors(settings: Any) -> list[SettingError]:
     """Every problem with these settings (SandboxSettings), in field order."""
     errors = [
-        SettingError(name, f"must be at least 1, got {getattr(settings, name)}")
-        for name in AT_LEAST_ONE
-        if getattr(settings, name) < 1
-    ]
-    errors += [
-        SettingError(name, f"must not be negative, got {getattr(settings, name)}")
-        for name in NOT_NEGATIVE
-        if getattr(settings, name) < 0
-    ]
-    errors += [
-        SettingError(name, f"must be between 0 and 1, got {getattr(settings, name)}")
-        for name in RATES
-        if not 0 <= getattr(settings, name) <= 1
-    ]
-    errors += [
-        SettingError(name, f"must be at least 1 when set, got {getattr(settings, name)}")
-        for name in AT_LEAST_ONE_OR_NONE
-        if getattr(settings, name) is not None and getattr(settings, name) < 1
-    ]
-    errors += [
-        SettingError(name, f"must be more than 0 when set, got {getattr(settings, name)}")
-        for name in POSITIVE_OR_NONE
-        if getattr(settings, name) is not None and getattr(settings, name) <= 0
+        SettingError(name, f"{requirement}, got {getattr(settings, name)}")
+        for names, requirement, holds in VALUE_RULES
+        for name in names
+        if not holds(getattr(settings, name))
     ]
     if sum(getattr(settings, name) for name in RATES) > 1:
         errors.append(SettingError("error_rate", "plus drop_rate and truncate_rate exceeds 1"))
