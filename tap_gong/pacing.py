@@ -137,7 +137,7 @@ class RequestPacer:
                 raise self._stop_reason
             if self.budget is not None and self.requests_started >= self.budget:
                 raise RequestBudgetSpent(self.budget)
-            if self._waiting[0][1] != arrival or self._kept_for_the_window_read(rank):
+            if self._first_in_line() != arrival:
                 self._condition.wait()
                 continue
             wait = self._seconds_to_next_start()
@@ -152,6 +152,17 @@ class RequestPacer:
                 self._sleep(wait)
             finally:
                 self._condition.acquire()
+
+    def _first_in_line(self) -> int | None:
+        """The arrival of the waiting request granted next: the first that may go.
+
+        A request held back for the budget's last requests steps aside, it does not
+        block the line: behind it may wait the very window those requests are kept for.
+        """
+        for _, arrival, rank, _ in sorted(self._waiting):
+            if not self._kept_for_the_window_read(rank):
+                return arrival
+        return None
 
     def _precedence(self, rank: int, done: int) -> tuple[int, int, int]:
         if rank == FIRST_RANK:

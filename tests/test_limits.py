@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -16,6 +17,7 @@ import pytest
 import urllib3.util.connection
 from typing_extensions import override
 
+from tap_gong.errors import RequestBudgetSpent
 from tap_gong.pacing import PACING_WINDOW_SECONDS, RequestPacer
 from tap_gong.sandbox import GongSandbox
 from tests.support import (
@@ -240,3 +242,44 @@ def test_stats_day_inside_the_lookback_is_re_extracted_with_its_new_values(
         assert set(loaded) == set(expected)
         for key, item in expected.items():
             assert loaded[key]["personInteractionStats"] == item["personInteractionStats"], key
+
+
+def test_a_request_kept_back_for_the_window_read_steps_aside_for_that_window() -> None:
+    # The budget's last 2 requests are kept for the window read (rank 1). Window 3, fetched
+    # ahead and with fewer requests so far, heads the line in a stream's tail: it must
+    # step aside, not hold the line while the window read waits behind it (issue 21's hang).
+    pacer = RequestPacer(rate=100, budget=4, kept_for_the_window_read=2)
+    pacer.wait_turn()
+    pacer.wait_turn()  # the main thread's two: 2 left, both kept for the window read
+    pacer.reading(1)
+    pacer.even_progress(3)
+    window_3_waits = threading.Event()
+    granted: list[int] = []
+
+    def window_read() -> None:
+        pacer.rank_this_thread(1)
+        pacer.wait_turn()  # its first: now it has more requests than window 3
+        granted.append(1)
+        window_3_waits.wait(5)
+        time.sleep(0.1)  # window 3 is in line first
+        pacer.wait_turn()
+        granted.append(1)
+
+    def window_fetched_ahead() -> None:
+        pacer.rank_this_thread(3)
+        window_3_waits.set()
+        with contextlib.suppress(RequestBudgetSpent):
+            pacer.wait_turn()
+            granted.append(3)
+
+    threads = [
+        threading.Thread(target=window_read, daemon=True),
+        threading.Thread(target=window_fetched_ahead, daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    threads[0].join(5)
+
+    assert granted == [1, 1], "the window read waited behind a request kept back for it"
+    threads[1].join(5)
+    assert not threads[1].is_alive(), "the request kept back ends with the budget spent"
