@@ -19,6 +19,7 @@ from singer_sdk.authenticators import (
 
 from tap_gong.fetching import WindowFetcher
 from tap_gong.oauth import GongOAuthAuthenticator
+from tap_gong.outcomes import RunOutcomes
 from tap_gong.pacing import RequestPacer
 from tap_gong.settings import GongSettings
 from tap_gong.transport import ThreadSessions
@@ -80,6 +81,8 @@ class GongRun:
     settings: GongSettings
     pacer: RequestPacer
     access: GongAccess
+    #: How each stream ended, for the run summary and the exit code.
+    outcomes: RunOutcomes = dataclasses.field(default_factory=RunOutcomes)
 
     @cached_property
     def fetcher(self) -> WindowFetcher:

@@ -19,6 +19,10 @@ import requests
 # corresponding to the provided filters" or "No stats found for the specified period".
 # Any other 404 (an unknown path, "Call ID ... was not found") is not "no data".
 NO_DATA_MESSAGE = re.compile(r"^\s*no\b.*\bfound\b", re.IGNORECASE)
+# Gong names the scope a key or OAuth app lacks in its refusal: "You don't have
+# permission to use 'api:calls:read:extensive' in your ..." (seen live: PipedreamHQ/
+# pipedream#16062). A refusal in other words may be the credentials themselves.
+MISSING_SCOPE_MESSAGE = re.compile(r"\bapi:[a-z:-]+|\bscope\b|\bpermission\b", re.IGNORECASE)
 ERROR_TEXT_LIMIT = 300
 # The answer's decoded body, kept on the response so it is decoded once.
 _BODY_ATTRIBUTE = "_gong_body"
@@ -39,6 +43,11 @@ def gong_error_text(response: requests.Response) -> str:
 def is_no_data(response: requests.Response) -> bool:
     """Gong's 404 for a filter that matches nothing: an empty answer, not an error."""
     return response.status_code == 404 and bool(NO_DATA_MESSAGE.search(gong_error_text(response)))
+
+
+def names_missing_scope(response: requests.Response) -> bool:
+    """Whether Gong's 401/403 says the request needs a scope the key or app lacks."""
+    return bool(MISSING_SCOPE_MESSAGE.search(gong_error_text(response)))
 
 
 def gong_body(response: requests.Response) -> dict[str, Any]:

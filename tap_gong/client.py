@@ -16,10 +16,11 @@ import contextlib
 import datetime as dt
 import itertools
 import json
+import logging
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import backoff
 import requests
@@ -40,16 +41,21 @@ from tap_gong.answers import (
     gong_body,
     gong_error_text,
     is_no_data,
+    names_missing_scope,
     next_cursor,
     request_body,
 )
+from tap_gong.budget import RequestShare
 from tap_gong.errors import (
+    RUN_FAULTS,
     DayNotOverForGong,
     GongAuthError,
+    GongCredentialsRefused,
     GongRequestRejected,
     GongStateError,
     GongUnreachable,
     PlannedStop,
+    StreamFailure,
 )
 from tap_gong.fetching import FetchedWindow, StreamWindows, Window
 from tap_gong.pagination import GongCursorPaginator, post_body
@@ -158,6 +164,9 @@ class GongStream(RESTStream[str | None]):
         self, func: Callable[..., requests.Response]
     ) -> Callable[..., requests.Response]:
         def paced(*args: Any, **kwargs: Any) -> requests.Response:
+            # A retry's wait is a hold on the pacer, taken with the turn once connected: a
+            # try whose connection fails (a closed port) must wait it out here, first.
+            self.pacer.wait_out_hold()
             try:
                 with turn_before_writing(self._take_turn):
                     return func(*args, **kwargs)
@@ -198,14 +207,12 @@ class GongStream(RESTStream[str | None]):
     @override
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
+        if status < 400 or is_no_data(response):
+            self.run.outcomes.gong_accepted()
         if is_no_data(response):
             return
-        oauth = self.run.access.oauth
-        if status == 401 and oauth is not None and oauth.refresh_after_unauthorized(response):
-            # The OAuth access token expired: the retry carries the renewed one.
-            raise RetriableAPIError("Gong's OAuth access token expired", response)
         if status in (401, 403):
-            raise GongAuthError(self.refused_message(response))
+            self.refuse(response)
         if status == 429:
             self.retry_policy.check_quota(response)
             raise RetriableAPIError(self.response_error_message(response), response)
@@ -218,21 +225,43 @@ class GongStream(RESTStream[str | None]):
             )
             if status == 404:
                 msg += " Check that api_url is your company's Gong API base URL."
-            raise GongRequestRejected(msg)
+            raise GongRequestRejected(self.name, msg)
         try:
             next_cursor(response)  # the whole body checked, the records not kept decoded
         except ValueError as exc:
             msg = f"Gong sent an incomplete or non-JSON body ({exc})"
             raise RetriableAPIError(msg, response) from exc
 
-    def refused_message(self, response: requests.Response) -> str:
-        """A 401/403 in one line: Gong's own words, the scope this stream needs, what to check."""
-        return (
-            f"Gong refused '{self.name}' (HTTP {response.status_code} at {self.url_base}): "
-            f"{gong_error_text(response)}. It needs the API scope {self.required_scope}; "
-            "check access_key and access_key_secret (or access_token), and that api_url "
-            "is your company's Gong API base URL."
+    def refuse(self, response: requests.Response) -> NoReturn:
+        """A 401/403: a scope this stream lacks, an expired OAuth token, or the credentials.
+
+        Gong's words say when it is a scope: that stream fails alone, and no refresh token
+        is spent on it. Otherwise an OAuth token is renewed once; and a refusal once Gong
+        has accepted another request of the run is about this stream, not the credentials.
+
+        Raises:
+            RetriableAPIError: the OAuth access token expired; the retry carries a new one.
+            GongAuthError: this stream needs a scope the key or app lacks.
+            GongCredentialsRefused: Gong accepted no request of the run: the credentials.
+        """
+        oauth = self.run.access.oauth
+        if not names_missing_scope(response):
+            if response.status_code == 401 and oauth and oauth.refresh_after_unauthorized(response):
+                raise RetriableAPIError("Gong's OAuth access token expired", response)
+            if not self.run.outcomes.credentials_accepted:
+                msg = (
+                    f"Gong refused the credentials (HTTP {response.status_code} at "
+                    f"{self.url_base}): {gong_error_text(response)}. Check access_key and "
+                    "access_key_secret (or access_token, or the OAuth app's settings), and that "
+                    "api_url is your company's Gong API base URL."
+                )
+                raise GongCredentialsRefused(msg)
+        msg = (
+            f"Gong refused it (HTTP {response.status_code}): {gong_error_text(response)}. "
+            f"It needs the API scope {self.required_scope}: grant it to the access key or "
+            "OAuth app, or deselect the stream."
         )
+        raise GongAuthError(self.name, msg)
 
     @override
     def response_error_message(self, response: requests.Response) -> str:
@@ -292,6 +321,51 @@ class GongStream(RESTStream[str | None]):
         if streams and streams[-1] is self and hasattr(self._tap, "log_run_summary"):
             self._tap.log_run_summary()
 
+    def family(self) -> list[str]:
+        """This stream and its page children, those selected: they end together."""
+        members = [self, *(c for c in self.child_streams if isinstance(c, PageChildStream))]
+        return [stream.name for stream in members if stream.selected]
+
+    @contextlib.contextmanager
+    def recording_how_it_ends(
+        self, forget_unfinished_work: Callable[[], None] = lambda: None
+    ) -> Iterator[None]:
+        """Record how this stream (with its page children) ends; a refusal ends it alone.
+
+        A planned stop or a stream's own refusal ends the stream and the run goes on; a
+        fault about the run (quota, credentials, Gong down) stops every request of the
+        run too: the streams after this one stop at their first request, without one.
+        """
+        outcomes = self.run.outcomes
+        try:
+            yield
+        except PlannedStop as stop:
+            forget_unfinished_work()
+            outcomes.stopped(self.family(), stop, self.logger)
+        except StreamFailure as failure:
+            forget_unfinished_work()
+            outcomes.failed(self.family(), failure, self.logger)
+        except RUN_FAULTS as fault:
+            forget_unfinished_work()
+            self.pacer.stop(fault)
+            outcomes.run_stopped(self.family(), fault)
+        else:
+            outcomes.finished(self.family())
+
+    def streams_synced_from_here(self) -> list[GongStream]:
+        """The top-level streams the SDK syncs from this one on, in its order.
+
+        The SDK syncs the selected top-level streams in `Tap.streams` order (tap_base.sync_all).
+        """
+        synced = [
+            stream
+            for stream in self._tap.streams.values()
+            if isinstance(stream, GongStream)
+            and (stream.selected or stream.has_selected_descendents)
+            and not stream.parent_stream_type
+        ]
+        return synced[synced.index(self) :] if self in synced else []
+
     def requests_of_stream(self) -> int:
         """Requests started for this stream and its children (whose requests it makes)."""
         children = (c for c in self.child_streams if isinstance(c, GongStream))
@@ -335,13 +409,11 @@ class FullTableStream(GongStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         progress = StreamProgress(self.name, self.logger, self.tally, self.requests_of_stream)
-        try:
+        # Stopped early, nothing to resume: the next run reads the whole list again.
+        with self.recording_how_it_ends():
             for record in super().get_records(context):
                 self.tally.records += 1
                 yield record
-        except PlannedStop as stop:
-            # Nothing to resume: the next run reads the whole list again.
-            self.logger.warning("Stopped '%s': %s.", self.name, stop)
         progress.finish()
 
 
@@ -361,6 +433,14 @@ class PageChildStream(GongStream):
         self.state_partitioning_keys = ()
         self.page: list[dict] = []
         self.schema_sent = False
+        self.logger.addFilter(self.said_once_a_run)
+
+    # What the SDK's sync() logs each time: here each page. Once a run is enough.
+    SYNC_LINES = ("Beginning sync of", "Starting incremental sync of")
+
+    def said_once_a_run(self, record: logging.LogRecord) -> bool:
+        """A logging filter: the SDK's per-sync lines only until the first page is out."""
+        return not (self.schema_sent and str(record.msg).startswith(self.SYNC_LINES))
 
     def records_of_page(self, page: list[dict]) -> Iterable[dict]:
         """This stream's records for one page of the parent's items."""
@@ -376,7 +456,9 @@ class PageChildStream(GongStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        return self.records_of_page(self.page)
+        for record in self.records_of_page(self.page):
+            self.tally.records += 1
+            yield record
 
     @override
     def _increment_stream_state(
@@ -416,6 +498,13 @@ class WindowedStream(GongStream):
         #: The window whose answers workers fetched, while the main thread reads it.
         self.fetched_window: FetchedWindow | None = None
 
+    @cached_property
+    def request_share(self) -> RequestShare:
+        """This stream's share of max_requests_per_run (tap_gong/budget.py)."""
+        return RequestShare(
+            self.pacer, self.requests_of_stream, lambda: len(self.streams_synced_from_here())
+        )
+
     def windows(self) -> Iterator[Window]:
         """The windows still to extract in this run, oldest first."""
         raise NotImplementedError
@@ -448,7 +537,10 @@ class WindowedStream(GongStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state.mark_windows_resumable(self)
         progress = StreamProgress(self.name, self.logger, self.tally, self.requests_of_stream)
-        try:
+        self.request_share.begin()
+        # Stopped early, the unfinished window is dropped from progress, so the bookmark
+        # stays at the last finished window and the next run resumes there.
+        with self.recording_how_it_ends(lambda: state.forget_unfinished_window(self)):
             probing = self.probes_empty_history()
             while True:
                 self.plan_windows(progress)
@@ -457,11 +549,7 @@ class WindowedStream(GongStream):
                     break
                 self.skip_empty_history(after=empty_first_window)
                 probing = False
-        except PlannedStop as stop:
-            # The unfinished window is dropped from progress, so the bookmark stays at
-            # the last finished window and the next run resumes there.
-            state.forget_unfinished_window(self)
-            self.logger.warning("Stopped '%s': %s.", self.name, stop)
+            self.request_share.check_not_stopped()
         progress.finish()
 
     def plan_windows(self, progress: StreamProgress) -> None:
@@ -492,6 +580,7 @@ class WindowedStream(GongStream):
                 state.commit_bookmark(self, self.window_bookmark(window))
                 self.logger.debug("%s: %s done, %d records", self.name, window, count)
                 progress.window_done(count)
+                self.request_share.window_finished()
                 if stop_if_first_is_empty and count == 0:
                     return window
                 stop_if_first_is_empty = False
@@ -504,11 +593,13 @@ class WindowedStream(GongStream):
         answers meanwhile (tap_gong/fetching.py); everything else stays on this thread.
         """
         if self.settings.max_concurrent_requests == 1:
-            for window in self.windows():
+            for window in self.request_share.windows(self.windows()):
                 yield window, self.records_in_window(window)
             return
         fetched_in_order = self.run.fetcher.in_order(
-            self.windows_to_fetch(), self.more_windows, self.windows_synced_next
+            self.windows_to_fetch(),
+            lambda after: self.request_share.windows(self.more_windows(after)),
+            self.windows_synced_next,
         )
         for fetched in fetched_in_order:
             self.fetched_window = fetched
@@ -525,22 +616,21 @@ class WindowedStream(GongStream):
             self._prepare_request(context=first, page=self.get_new_paginator())
             windows = itertools.chain([first], windows)
         return StreamWindows(
-            self.name, windows, self.fetch_answers, first_decides=self.probes_empty_history()
+            self.name,
+            self.request_share.windows(windows),
+            self.fetch_answers,
+            first_decides=self.probes_empty_history(),
         )
 
     def windows_synced_next(self) -> StreamWindows | None:
-        """The windows of the windowed stream the SDK syncs after this one, if any.
+        """The windows of the windowed stream synced after this one, if any.
 
-        The SDK syncs the selected top-level streams in `Tap.streams` order
-        (tap_base.sync_all): workers start that stream's first windows as this one ends.
+        Workers start that stream's first windows as this one ends; not with a request
+        budget, whose share for that stream is known only once this one is done.
         """
-        synced = [
-            stream
-            for stream in self._tap.streams.values()
-            if (stream.selected or stream.has_selected_descendents)
-            and not stream.parent_stream_type
-        ]
-        later = synced[synced.index(self) + 1 :] if self in synced else []
+        if self.settings.max_requests_per_run is not None:
+            return None
+        later = self.streams_synced_from_here()[1:]
         following = next((s for s in later if isinstance(s, WindowedStream)), None)
         return following.windows_to_fetch() if following is not None else None
 

@@ -1,8 +1,17 @@
-"""Errors a user can act on: each message is one line saying what happened and what to do."""
+"""Errors a user can act on: each message is one line saying what happened and what to do.
+
+Two families, by how much of a run they end:
+- `StreamFailure`: Gong refuses one stream in a way no retry can fix (a scope the key
+  lacks, a request it rejects). That stream and its page children stop at their last
+  finished window; the other streams run to the end; the run exits non-zero.
+- Everything else (`RUN_FAULTS`): the run cannot go on (the credentials, the quota,
+  Gong down or out of reach). No request of the run starts any more.
+"""
 
 from __future__ import annotations
 
-from singer_sdk.exceptions import FatalAPIError
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 
 class GongTapError(Exception):
@@ -13,12 +22,25 @@ class GongStateError(GongTapError):
     """The state given to the tap is not one it wrote."""
 
 
-class GongAuthError(GongTapError, FatalAPIError):
-    """Gong rejected the credentials (HTTP 401 or 403)."""
+class StreamFailure(GongTapError, FatalAPIError):
+    """Gong refused one stream's request; retrying cannot help, the other streams go on."""
+
+    def __init__(self, stream: str, message: str) -> None:
+        super().__init__(message)
+        #: The stream whose request Gong refused (a page child's, inside its parent's sync).
+        self.stream = stream
 
 
-class GongRequestRejected(GongTapError, FatalAPIError):
-    """Gong answered 400 (or another non-retriable 4xx) to a request."""
+class GongAuthError(StreamFailure):
+    """Gong refused one stream (HTTP 401 or 403): the key or app lacks the stream's scope."""
+
+
+class GongRequestRejected(StreamFailure):
+    """Gong answered 400 (or another non-retriable 4xx) to one stream's request."""
+
+
+class GongCredentialsRefused(GongTapError, FatalAPIError):
+    """Gong refused the credentials (or api_url) before it accepted any request of the run."""
 
 
 class GongQuotaExhausted(GongTapError, FatalAPIError):
@@ -33,6 +55,18 @@ class GongRetriesExhausted(GongTapError):
     """A fault outlasted the retry budget (tries or time)."""
 
 
+# What ends the whole run when it leaves a stream (a StreamFailure ends only its stream):
+# besides the tap's own, a retriable answer or network fault that outlasted max_retries.
+RUN_FAULTS: tuple[type[BaseException], ...] = (
+    GongCredentialsRefused,
+    GongQuotaExhausted,
+    GongUnreachable,
+    GongRetriesExhausted,
+    RetriableAPIError,
+    requests.RequestException,
+)
+
+
 class PlannedStop(Exception):
     """Stop extracting a stream at the last finished window; the next run goes on from there."""
 
@@ -42,8 +76,8 @@ class RequestBudgetSpent(PlannedStop):
 
     def __init__(self, budget: int) -> None:
         super().__init__(
-            f"the run used max_requests_per_run={budget} requests; the next run goes on "
-            "from the emitted state"
+            f"the run's request budget is spent (max_requests_per_run={budget}, shared by "
+            "its streams); the next run goes on from the emitted state"
         )
 
 

@@ -12,7 +12,7 @@ workers start the first windows of the stream synced next: the last window's pag
 come one after the other, and would otherwise leave the allowance unused at the end
 of every stream. That stream reads them when its turn comes if they are still the
 windows it plans (else they are dropped); a fault in them is its own, raised when it
-reads them, unless it is about the whole run (Gong's quota). With no next stream to
+reads them, unless it is about the whole run (the quota, the credentials). With no next stream to
 feed, the pacer serves a stream's last windows evenly, so that they end together.
 """
 
@@ -28,7 +28,7 @@ from http import HTTPStatus
 
 import requests
 
-from tap_gong.errors import GongQuotaExhausted, PlannedStop
+from tap_gong.errors import RUN_FAULTS
 from tap_gong.pacing import RequestPacer
 
 Window = dict[str, str]
@@ -118,8 +118,6 @@ class StreamFetch:
         self.started: collections.deque[FetchedWindow] = collections.deque()
         #: Set once one of its windows failed: no later window of it is started.
         self.failed = threading.Event()
-        #: Whether its stream reads it now (False while started ahead of its turn).
-        self.being_read = False
         #: The rank of its latest window started.
         self.last_rank = 0
 
@@ -229,7 +227,6 @@ class WindowFetcher:
         more_windows: Callable[[Window], Iterator[Window]],
         stream_synced_next: Callable[[], StreamWindows | None],
     ) -> Iterator[FetchedWindow]:
-        fetch.being_read = True  # read by workers: one attribute, set once
         reading: list[FetchedWindow] = []
         # The next window to start, taken one early: the moment the last one is started
         # is the moment the stream's tail begins.
@@ -315,11 +312,9 @@ class WindowFetcher:
                     fetched.put(WINDOW_END)
             except BaseException as fault:  # handed to the main thread, raised there
                 owner.failed.set()
-                # A fault stops every request of the run once the stream it belongs to is
-                # read (the run ends with it); the quota is the whole run's.
-                if isinstance(fault, GongQuotaExhausted) or (
-                    owner.being_read and not isinstance(fault, PlannedStop)
-                ):
+                # A fault about the run (the quota, the credentials, Gong down) stops every
+                # request of the run at once; one about its stream ends that stream alone.
+                if isinstance(fault, RUN_FAULTS):
                     self._pacer.stop(fault)
                 fetched.put(fault)
             finally:

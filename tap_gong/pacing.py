@@ -106,6 +106,21 @@ class RequestPacer:
                 self._stop_reason = reason
             self._condition.notify_all()
 
+    def wait_out_hold(self) -> None:
+        """Block until the latest `hold` has passed, without taking a turn.
+
+        Raises:
+            BaseException: the reason given to `stop`, once the run is stopped.
+        """
+        while True:
+            with self._condition:
+                if self._stop_reason is not None:
+                    raise self._stop_reason
+                wait = self._not_before - self._clock()
+            if wait <= 0:
+                return
+            self._sleep(wait)
+
     def seconds_held(self) -> float:
         """How long requests are still held back by the latest `hold`."""
         return max(0.0, self._not_before - self._clock())

@@ -213,19 +213,35 @@ class TapGong(Tap):
             ),
             access=GongAccess(settings, "api_url" in self.config, self.logger),
         )
+        self.gong_run = run
         return [stream_class(self, run) for stream_class in STREAM_TYPES]
 
     def log_run_summary(self) -> None:
-        """One line for the whole run."""
-        tallies = [s.tally for s in self.streams.values() if isinstance(s, GongStream)]
+        """How the run ended: one line for all streams, one per selected stream.
+
+        Raises:
+            GongTapError: when a stream failed or the run stopped on a fault: the run exits
+                non-zero once every stream that could go on has.
+        """
+        streams = {name: s for name, s in self.streams.items() if isinstance(s, GongStream)}
+        tallies = [s.tally for s in streams.values()]
         total = StreamTally(
-            records=sum(t.records for t in tallies),
-            requests=sum(t.requests for t in tallies),
+            records=sum(t.records for t in tallies),  # page children's included
+            requests=self.gong_run.pacer.requests_started,
             retries=sum(t.retries for t in tallies),
             rate_limited=sum(t.rate_limited for t in tallies),
             seconds=time.monotonic() - self.started_at,
         )
-        self.logger.info("Run: %s.", total.summary())
+        outcomes = self.gong_run.outcomes
+        lines = outcomes.summary_lines(
+            lambda name: (
+                f"{streams[name].tally.records:,} records, "
+                f"{streams[name].requests_of_stream():,} requests"
+            )
+        )
+        self.logger.info("Run: %s.\n%s", total.summary(), "\n".join(lines))
+        if error := outcomes.exit_error(one_line):
+            raise error
 
     @override
     @classmethod
@@ -311,6 +327,14 @@ def tap_state_file(state: IO[str] | None) -> IO[str] | None:
         msg = (
             "The state file has no `bookmarks`: pass the last STATE the tap emitted (its "
             "`value`), or no --state to start from start_date."
+        )
+        raise GongStateError(msg)
+    ours = {vars(stream)["name"] for stream in STREAM_TYPES}  # the SDK types `name` per instance
+    if foreign := sorted(set(parsed["bookmarks"]) - ours):
+        msg = (
+            f"The state's bookmarks name streams tap-gong does not have ({', '.join(foreign)}): "
+            "it is another tool's state. Pass the state tap-gong emitted, or no --state to "
+            "start from start_date."
         )
         raise GongStateError(msg)
     return io.StringIO(json.dumps(parsed))
@@ -434,8 +458,9 @@ def debugging() -> bool:
 
 
 def one_line(exc: BaseException) -> str:
-    """The exception as one line, saying it outlasted the retries where it did."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """The exception in one line (one per failed stream); says if it outlasted the retries."""
+    text = "\n".join(" ".join(line.split()) for line in str(exc).splitlines() if line.strip())
+    text = text or type(exc).__name__
     if isinstance(exc, RetriableAPIError):
         return f"Gong kept failing after every retry (max_retries): {text}"
     if isinstance(exc, requests.RequestException):

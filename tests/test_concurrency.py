@@ -436,7 +436,7 @@ def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_
 
 def test_a_fault_in_the_next_streams_windows_fetched_ahead_waits_for_that_streams_turn() -> None:
     pacer = RequestPacer(rate=100)
-    rejected = GongRequestRejected("Gong answered 400")
+    rejected = GongRequestRejected("stats", "Gong answered 400")
     faulted = threading.Event()
 
     def calls_pages(window: Window) -> Iterator[requests.Response]:

@@ -41,6 +41,19 @@ from tap_gong.sandbox.validation import setting_errors
 CALLS_PATH = "/v2/calls"
 STATS_PATH = "/v2/stats/interaction"
 COUNTERS_PATH = "/_sandbox/counters"
+# The API scope each endpoint needs (Gong's spec: "requires the scope ...").
+ENDPOINT_SCOPES = {
+    CALLS_PATH: "api:calls:read:basic",
+    "/v2/calls/extensive": "api:calls:read:extensive",
+    "/v2/calls/transcript": "api:calls:read:transcript",
+    "/v2/users": "api:users:read",
+    "/v2/workspaces": "api:workspaces:read",
+    "/v2/settings/scorecards": "api:settings:scorecards:read",
+    "/v2/settings/trackers": "api:settings:trackers:read",
+    STATS_PATH: "api:stats:interaction",
+    "/v2/stats/activity/scorecards": "api:stats:scorecards",
+    "/v2/stats/activity/day-by-day": "api:stats:user-actions:detailed",
+}
 TIMEOUT_FAULT_SECONDS = 5.0
 CACHED_FILTERS = 64
 SERVER_ERROR_KINDS = ("500", "502", "503", "html500")
@@ -78,6 +91,10 @@ class SandboxSettings:
     oauth_client_secret: str = "sandbox-client-secret"
     oauth_refresh_token: str = "sandbox-refresh-token"
     oauth_access_token_seconds: int = 3600
+    # API scopes the key or OAuth app lacks: their endpoints answer `scope_refusal_status`
+    # in Gong's words, which name the scope (401 or 403: which one Gong sends is unknown).
+    withheld_scopes: frozenset[str] = frozenset()
+    scope_refusal_status: int = 401
     page_size: int = 100
     requests_per_second: int | None = None
     retry_after_seconds: int = 1
@@ -453,6 +470,11 @@ class GongSandbox(EndpointsMixin):
             return error_reply(401, request_id, ["Missing or invalid credentials"])
         if request.auth == "expired":
             return error_reply(401, request_id, [EXPIRED_TOKEN_MESSAGE])
+        scope = ENDPOINT_SCOPES.get(request.path)
+        if scope in self.settings.withheld_scopes:
+            # As Gong said it live (PipedreamHQ/pipedream#16062, its end cut off there).
+            words = f"You don't have permission to use '{scope}' in your company"
+            return error_reply(self.settings.scope_refusal_status, request_id, [words])
         if (request.method, request.path) == ("GET", CALLS_PATH):
             return self._calls_answer(request.query, request_id)
         if request.method == "POST" and not request.body_is_valid:
