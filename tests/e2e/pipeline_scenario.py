@@ -114,17 +114,19 @@ def call_parts(call: dict[str, Any]) -> dict[str, Any]:
     return {**call, "id": call["metaData"]["id"], "started": call["metaData"]["started"]}
 
 
-def gong_records(sandbox: GongSandbox) -> dict[str, list[dict[str, Any]]]:
-    """Every stream's records over the pipeline's range, built from what the sandbox sends."""
+def gong_records(
+    sandbox: GongSandbox, start: dt.datetime = START_DATE
+) -> dict[str, list[dict[str, Any]]]:
+    """Every stream's records from `start` on (the pipeline's range), as the sandbox sends them."""
     end = sandbox.now()
     complete_days = [
-        START_DATE.date() + dt.timedelta(days=n)
-        for n in range((sandbox.company_today() - START_DATE.date()).days)
+        start.date() + dt.timedelta(days=n)
+        for n in range((sandbox.company_today() - start.date()).days)
     ]
-    details = [call_parts(call) for call in sandbox.call_details(START_DATE, end)]
+    details = [call_parts(call) for call in sandbox.call_details(start, end)]
     started = {call["id"]: call["started"] for call in details}
     return {
-        "calls": sandbox.calls(START_DATE, end),
+        "calls": sandbox.calls(start, end),
         "interaction_stats": [
             stats_record(item, day)
             for day in complete_days
@@ -137,13 +139,12 @@ def gong_records(sandbox: GongSandbox) -> dict[str, list[dict[str, Any]]]:
             for party in call.get("parties") or []
         ],
         "call_transcripts": [
-            {**item, "started": started[item["callId"]]}
-            for item in sandbox.transcripts(START_DATE, end)
+            {**item, "started": started[item["callId"]]} for item in sandbox.transcripts(start, end)
         ],
         "users": sandbox.users(),
         "workspaces": sandbox.workspaces(),
         "scorecards": sandbox.scorecards(),
-        "answered_scorecards": sandbox.answered_scorecards(review_from=START_DATE.date()),
+        "answered_scorecards": sandbox.answered_scorecards(review_from=start.date()),
         "user_activity": [
             record
             for day in complete_days
