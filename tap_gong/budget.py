@@ -9,15 +9,45 @@ budget: the pacer keeps the last requests for the window being read), so a share
 small for a whole window still finishes one. What a stream leaves unused goes to the
 streams after it. A list read whole (users, settings) is not cut by its share: a part of
 it would be read again next run.
+
+An equal share may still never be enough: the last stream may find nothing left, or a
+share may go entirely to the lookback's re-read. So a stream the budget stopped runs
+first in the next run, with its share doubled for each run in a row it was stopped
+(kept in its state as STOPPED_BY_BUDGET): every stream moves forward within a few runs,
+as long as the budget covers what a run re-reads at all.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from tap_gong.errors import RequestBudgetSpent
 from tap_gong.pacing import RequestPacer
+
+
+# The stream's state key: runs in a row the budget stopped it.
+STOPPED_BY_BUDGET = "stopped_by_budget"
+# At most this many doublings: a share never needs to outgrow the budget.
+MOST_DOUBLINGS = 10
+
+
+def runs_stopped_by_budget(stream_state: Mapping[str, Any]) -> int:
+    runs = stream_state.get(STOPPED_BY_BUDGET, 0)
+    return runs if isinstance(runs, int) else 0
+
+
+def streams_in_budget_order(
+    streams: Mapping[str, Any], bookmarks: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """The stream names, those the budget stopped most runs in a row first, else in order."""
+    order = list(streams)
+
+    def stopped_most_first(name: str) -> tuple[int, int]:
+        return (-runs_stopped_by_budget(bookmarks.get(name, {})), order.index(name))
+
+    return sorted(order, key=stopped_most_first)
 
 
 class RequestShare:
@@ -28,10 +58,12 @@ class RequestShare:
         pacer: RequestPacer,
         requests_used: Callable[[], int],
         streams_left: Callable[[], int],
+        stream_state: Callable[[], dict[str, Any]],
     ) -> None:
         self._pacer = pacer
         self._requests_used = requests_used
         self._streams_left = streams_left
+        self._stream_state = stream_state
         self.limit: int | None = None
         self._used_before = 0
         self._windows_in_flight = 0
@@ -43,8 +75,17 @@ class RequestShare:
         if budget is None:
             return
         left = max(budget - self._pacer.requests_started, 0)
-        self.limit = math.ceil(left / max(self._streams_left(), 1))
+        doublings = min(runs_stopped_by_budget(self._stream_state()), MOST_DOUBLINGS)
+        self.limit = min(left, math.ceil(left / max(self._streams_left(), 1)) * 2**doublings)
         self._used_before = self._requests_used()
+
+    def end(self, stopped_by_budget: bool) -> None:
+        """Remember in the stream's state whether the budget stopped it (for the next run)."""
+        state = self._stream_state()
+        if stopped_by_budget:
+            state[STOPPED_BY_BUDGET] = runs_stopped_by_budget(state) + 1
+        else:
+            state.pop(STOPPED_BY_BUDGET, None)
 
     def windows(self, windows: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
         """`windows` while the share allows starting another (each costs at least a request)."""

@@ -55,6 +55,7 @@ from tap_gong.errors import (
     GongStateError,
     GongUnreachable,
     PlannedStop,
+    RequestBudgetSpent,
     StreamFailure,
 )
 from tap_gong.fetching import FetchedWindow, StreamWindows, Window
@@ -337,11 +338,14 @@ class GongStream(RESTStream[str | None]):
         run too: the streams after this one stop at their first request, without one.
         """
         outcomes = self.run.outcomes
+        self.request_share.begin()
         try:
             yield
         except PlannedStop as stop:
             forget_unfinished_work()
             outcomes.stopped(self.family(), stop, self.logger)
+            if isinstance(stop, RequestBudgetSpent):
+                self.request_share.end(stopped_by_budget=True)
         except StreamFailure as failure:
             forget_unfinished_work()
             outcomes.failed(self.family(), failure, self.logger)
@@ -351,6 +355,17 @@ class GongStream(RESTStream[str | None]):
             outcomes.run_stopped(self.family(), fault)
         else:
             outcomes.finished(self.family())
+            self.request_share.end(stopped_by_budget=False)
+
+    @cached_property
+    def request_share(self) -> RequestShare:
+        """This stream's share of max_requests_per_run (tap_gong/budget.py)."""
+        return RequestShare(
+            self.pacer,
+            self.requests_of_stream,
+            lambda: len(self.streams_synced_from_here()),
+            lambda: self.stream_state,
+        )
 
     def streams_synced_from_here(self) -> list[GongStream]:
         """The top-level streams the SDK syncs from this one on, in its order.
@@ -498,13 +513,6 @@ class WindowedStream(GongStream):
         #: The window whose answers workers fetched, while the main thread reads it.
         self.fetched_window: FetchedWindow | None = None
 
-    @cached_property
-    def request_share(self) -> RequestShare:
-        """This stream's share of max_requests_per_run (tap_gong/budget.py)."""
-        return RequestShare(
-            self.pacer, self.requests_of_stream, lambda: len(self.streams_synced_from_here())
-        )
-
     def windows(self) -> Iterator[Window]:
         """The windows still to extract in this run, oldest first."""
         raise NotImplementedError
@@ -537,7 +545,6 @@ class WindowedStream(GongStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state.mark_windows_resumable(self)
         progress = StreamProgress(self.name, self.logger, self.tally, self.requests_of_stream)
-        self.request_share.begin()
         # Stopped early, the unfinished window is dropped from progress, so the bookmark
         # stays at the last finished window and the next run resumes there.
         with self.recording_how_it_ends(lambda: state.forget_unfinished_window(self)):

@@ -27,6 +27,7 @@ from singer_sdk.singerlib import StateMessage
 from typing_extensions import override
 
 from tap_gong.access import GongAccess, GongRun
+from tap_gong.budget import streams_in_budget_order
 from tap_gong.client import GongStream, WindowedStream
 from tap_gong.errors import GongStateError, GongTapError
 from tap_gong.fetching import MAX_CONCURRENT_REQUESTS
@@ -242,6 +243,18 @@ class TapGong(Tap):
         self.logger.info("Run: %s.\n%s", total.summary(), "\n".join(lines))
         if error := outcomes.exit_error(one_line):
             raise error
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        if self.config.get("max_requests_per_run") is not None:
+            # Streams the budget stopped last run go first (tap_gong/budget.py); the SDK
+            # syncs in the order of `streams`.
+            streams = self.streams
+            order = streams_in_budget_order(streams, self.state.get("bookmarks", {}))
+            reordered = {name: streams[name] for name in order}
+            streams.clear()
+            streams.update(reordered)
 
     @override
     @classmethod
