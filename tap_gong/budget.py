@@ -26,7 +26,6 @@ from typing import Any
 from tap_gong.errors import RequestBudgetSpent
 from tap_gong.pacing import RequestPacer
 
-
 # The stream's state key: runs in a row the budget stopped it.
 STOPPED_BY_BUDGET = "stopped_by_budget"
 # At most this many doublings: a share never needs to outgrow the budget.
