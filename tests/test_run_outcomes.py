@@ -7,6 +7,8 @@ scope it needs, so that Meltano shows the run failed.
 
 from __future__ import annotations
 
+import json
+import signal
 import socket
 import time
 from collections import Counter
@@ -15,7 +17,14 @@ from pathlib import Path
 import pytest
 
 from tap_gong.sandbox import GongSandbox
-from tests.support import TapRun, expected_stats, run_tap, sandbox_settings, tap_config
+from tests.support import (
+    TapRun,
+    expected_stats,
+    run_tap,
+    sandbox_settings,
+    start_tap,
+    tap_config,
+)
 from tests.test_oauth_tap import oauth_config
 
 TRANSCRIPT_SCOPE = "api:calls:read:transcript"
@@ -190,3 +199,35 @@ def test_another_tools_state_is_refused_in_one_line(tmp_path: Path) -> None:
             "from start_date."
         ]
         assert sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    ("waiting_for", "sandbox_knobs"),
+    [
+        ("an answer", {"latency_seconds": 30.0}),
+        ("a turn (Retry-After)", {"requests_per_second": 1, "retry_after_seconds": 60}),
+    ],
+)
+def test_a_run_interrupted_while_waiting_writes_its_state_and_exits_at_once(
+    waiting_for: str, sandbox_knobs: dict, tmp_path: Path
+) -> None:
+    with GongSandbox(sandbox_settings()) as sandbox:
+        config = tap_config(sandbox, calls_window_days=2, max_concurrent_requests=1)
+        tap = start_tap(config, tmp_path)
+        assert tap.stdout is not None
+        lines = []
+        for line in tap.stdout:
+            lines.append(json.loads(line))
+            if lines[-1]["type"] == "STATE" and lines[-1]["value"]["bookmarks"].get("calls"):
+                break  # a window is finished: now every request waits
+        sandbox.configure(**sandbox_knobs)
+        time.sleep(1.5)
+        interrupted = time.monotonic()
+        tap.send_signal(signal.SIGTERM)
+        lines += [json.loads(line) for line in tap.stdout]
+        returncode = tap.wait(timeout=30)
+
+    assert returncode == 143, waiting_for
+    assert time.monotonic() - interrupted < 5
+    assert lines[-1]["type"] == "STATE"
+    assert lines[-1]["value"]["bookmarks"]["calls"]["replication_key_value"]
