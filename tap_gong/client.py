@@ -32,7 +32,7 @@ from singer_sdk.exceptions import (
 )
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
-from singer_sdk.streams import RESTStream
+from singer_sdk.streams import RESTStream, Stream
 from typing_extensions import override
 
 from tap_gong import state
@@ -103,6 +103,17 @@ def first_value(window: Window) -> str:
 
 def last_value(window: Window) -> str:
     return list(window.values())[-1]
+
+
+def streams_run_in_turn(streams: Iterable[Stream]) -> list[GongStream]:
+    """The selected top-level streams, in the order the SDK syncs them (tap_base.sync_all)."""
+    return [
+        stream
+        for stream in streams
+        if isinstance(stream, GongStream)
+        and (stream.selected or stream.has_selected_descendents)
+        and not stream.parent_stream_type
+    ]
 
 
 class GongStream(RESTStream[str | None]):
@@ -372,13 +383,7 @@ class GongStream(RESTStream[str | None]):
 
         The SDK syncs the selected top-level streams in `Tap.streams` order (tap_base.sync_all).
         """
-        synced = [
-            stream
-            for stream in self._tap.streams.values()
-            if isinstance(stream, GongStream)
-            and (stream.selected or stream.has_selected_descendents)
-            and not stream.parent_stream_type
-        ]
+        synced = streams_run_in_turn(self._tap.streams.values())
         return synced[synced.index(self) :] if self in synced else []
 
     def requests_of_stream(self) -> int:

@@ -24,11 +24,12 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.singerlib import StateMessage
+from singer_sdk.streams import Stream
 from typing_extensions import override
 
 from tap_gong.access import GongAccess, GongRun
 from tap_gong.budget import streams_in_budget_order
-from tap_gong.client import GongStream, WindowedStream
+from tap_gong.client import GongStream, WindowedStream, streams_run_in_turn
 from tap_gong.errors import GongStateError, GongTapError
 from tap_gong.fetching import MAX_CONCURRENT_REQUESTS
 from tap_gong.oauth import oauth_properties
@@ -200,6 +201,9 @@ class TapGong(Tap):
             for stream in self.streams.values():
                 if isinstance(stream, WindowedStream):
                     stream.saved_bookmark()  # a state the tap did not write fails here
+            streams = list(self.streams.values())
+            if budget_warning := small_budget_warning(self.config, streams):
+                self.logger.warning(budget_warning)
 
     @override
     def discover_streams(self) -> list[GongStream]:
@@ -380,6 +384,23 @@ def config_warnings(config: Mapping[str, Any], known: Mapping[str, Any]) -> list
     if isinstance(start, str) and parse_instant(start) > utc_now():
         warnings.append(f"start_date={start} is in the future: there is nothing to extract yet.")
     return warnings
+
+
+# Requests a stream needs in a run at the least: a window, its page children's, the lookback.
+FEWEST_REQUESTS_PER_STREAM = 2
+
+
+def small_budget_warning(config: Mapping[str, Any], streams: list[Stream]) -> str | None:
+    """A warning when max_requests_per_run cannot give every selected stream a window."""
+    budget = config.get("max_requests_per_run")
+    synced = streams_run_in_turn(streams)
+    if budget is None or budget >= FEWEST_REQUESTS_PER_STREAM * len(synced):
+        return None
+    return (
+        f"max_requests_per_run={budget} is less than {FEWEST_REQUESTS_PER_STREAM} requests for "
+        f"each of the {len(synced)} streams run in turn: each run moves only some of them "
+        "(those stopped go first next run). Raise it, or select fewer streams."
+    )
 
 
 class HandledErrorFilter(logging.Filter):

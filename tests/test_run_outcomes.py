@@ -231,3 +231,15 @@ def test_a_run_interrupted_while_waiting_writes_its_state_and_exits_at_once(
     assert time.monotonic() - interrupted < 5
     assert lines[-1]["type"] == "STATE"
     assert lines[-1]["value"]["bookmarks"]["calls"]["replication_key_value"]
+
+
+def test_a_budget_too_small_for_every_stream_is_warned_about(tmp_path: Path) -> None:
+    with GongSandbox(sandbox_settings()) as sandbox:
+        run = run_tap(tap_config(sandbox, max_requests_per_run=5), tmp_path, streams=None)
+
+        assert run.returncode == 0, run.stderr
+        assert (
+            "max_requests_per_run=5 is less than 2 requests for each of the 9 streams run in "
+            "turn: each run moves only some of them (those stopped go first next run). Raise "
+            "it, or select fewer streams."
+        ) in run.stderr
