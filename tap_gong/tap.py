@@ -135,7 +135,8 @@ class TapGong(Tap):
             "max_requests_per_run",
             th.IntegerType(minimum=1),
             description="Stop (exit 0, state saved) after this many requests, leaving the "
-            "rest of Gong's shared daily quota (10,000) to other integrations. No cap if unset.",
+            "rest of Gong's shared daily quota (10,000) to other integrations; shared evenly "
+            "between the streams, those it stopped going first next run. No cap if unset.",
         ),
         th.Property(
             "max_retries",
