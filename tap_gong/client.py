@@ -58,7 +58,14 @@ from tap_gong.reconcile import Reconciliation, send_activate_version
 from tap_gong.records import RecordShaper
 from tap_gong.retries import RetryPolicy, describe_fault, unreachable_host_reason
 from tap_gong.transport import turn_before_writing
-from tap_gong.windows import company_today, company_zone, parse_instant, time_windows, utc_iso
+from tap_gong.windows import (
+    company_day,
+    company_zone,
+    latest_company_day,
+    parse_instant,
+    time_windows,
+    utc_iso,
+)
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -714,6 +721,8 @@ class CompanyDayStream(WindowedStream):
     days_per_window: ClassVar[int] = 1
     #: Whether Gong accepts the current company day (`to` = the next day) for this endpoint.
     reads_current_day: ClassVar[bool] = False
+    #: The names the endpoint's filter gives a window's first day and its end (exclusive).
+    day_filter_names: ClassVar[tuple[str, str]] = ("fromDate", "toDate")
 
     @override
     def parse_bookmark(self, value: str) -> dt.date:
@@ -726,7 +735,7 @@ class CompanyDayStream(WindowedStream):
 
     @override
     def windows(self) -> Iterator[Window]:
-        day = self.settings.first_instant.date()
+        day = self.first_day()
         if (bookmark := self.saved_bookmark()) is not None:
             day = max(day, bookmark + ONE_DAY - self.settings.lookback)
         return self.windows_from(max(day, self.first_unread_day))
@@ -749,8 +758,7 @@ class CompanyDayStream(WindowedStream):
         # A backfill over a long range, asked day by day.
         if self.days_per_window > 1 or self.saved_bookmark() is not None:
             return False
-        first_day = self.settings.first_instant.date()
-        return (self.last_day_to_read() - first_day).days >= PROBED_HISTORY_DAYS
+        return (self.last_day_to_read() - self.first_day()).days >= PROBED_HISTORY_DAYS
 
     @override
     def skip_empty_history(self, after: Window) -> None:
@@ -797,10 +805,19 @@ class CompanyDayStream(WindowedStream):
         state.commit_bookmark(self, self.window_bookmark(window))
         self.first_unread_day = end_day
 
+    def first_day(self) -> dt.date:
+        """The company day that contains `start_date`: nothing at or after it is skipped."""
+        return company_day(self.settings.first_instant, self.company_zone)
+
     def last_day_to_read(self) -> dt.date:
-        """The last company day this run reads: the current one only if Gong accepts it."""
-        today = self.company_today()
-        return today if self.reads_current_day else today - ONE_DAY
+        """The last company day this run reads: the current one only if Gong accepts it.
+
+        Gong accepts a `to` beyond the current day there, so before the zone is known the
+        current day is the latest one anywhere (UTC+14): none of today's data waits.
+        """
+        if self.reads_current_day:
+            return latest_company_day(self.last_instant, self.company_zone)
+        return self.company_today() - ONE_DAY
 
     @override
     def window_bookmark(self, window: Window) -> str:
@@ -810,21 +827,45 @@ class CompanyDayStream(WindowedStream):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        # `toDate`, or `reviewToDate` where the filter names its days after what it filters.
-        if response.status_code == 400 and "todate" in gong_error_text(response).lower():
+        if response.status_code == 400 and self.is_day_not_over(response):
             # Our clock runs ahead of Gong's: the day is complete next run, not an error.
+            first, end = self.day_filter_names
             request_filter = json.loads(request_body(response.request) or "{}").get("filter", {})
-            days = " to ".join(v for v in request_filter.values() if isinstance(v, str))
             msg = (
-                f"Gong says the period {days} is not over yet in the company's "
-                f"time zone ({gong_error_text(response)}); it is extracted next run"
+                f"Gong says the period {request_filter.get(first)} to {request_filter.get(end)} "
+                f"is not over yet in the company's time zone ({gong_error_text(response)}); "
+                "it is extracted next run"
             )
             raise DayNotOverForGong(msg)
         super().validate_response(response)
 
+    def is_day_not_over(self, response: requests.Response) -> bool:
+        """Whether Gong's 400 refuses a window's end because the day is not over there.
+
+        Gong names its `toDate` (`reviewToDate`...) rule; only a window that ends on or
+        after the company's current day can meet it. A 400 about an older window is an
+        error: waiting for the next run would stop the stream on every run.
+        """
+        # Gong's words name `toDate` (or `reviewToDate`, where the filter names its days
+        # after what it filters).
+        if "todate" not in gong_error_text(response).lower():
+            return False
+        end = self.day_filter_names[1]
+        request_filter = json.loads(request_body(response.request) or "{}").get("filter", {})
+        try:
+            window_end = dt.date.fromisoformat(str(request_filter.get(end)))
+        except ValueError:
+            return False
+        return window_end >= self.company_today()
+
     def company_today(self) -> dt.date:
         """Gong accepts no `toDate` beyond the company's current day (in its own zone)."""
-        return company_today(self.last_instant, company_zone(self.company_zone_name))
+        return company_day(self.last_instant, self.company_zone)
+
+    @property
+    def company_zone(self) -> dt.tzinfo | None:
+        """The company's zone, once a stats answer has reported it."""
+        return company_zone(self.company_zone_name)
 
     @property
     def company_zone_name(self) -> str | None:
@@ -853,4 +894,5 @@ class CompanyDayStream(WindowedStream):
 
     def request_filter(self, window: Window) -> dict[str, Any]:
         """The body's `filter` for one window (subclasses add their own fields)."""
-        return dict(window)
+        first, end = self.day_filter_names
+        return {first: window["fromDate"], end: window["toDate"]}
