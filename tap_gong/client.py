@@ -44,6 +44,7 @@ from tap_gong.answers import (
     request_body,
 )
 from tap_gong.errors import (
+    CursorRefused,
     DayNotOverForGong,
     GongAuthError,
     GongRequestRejected,
@@ -52,7 +53,7 @@ from tap_gong.errors import (
     PlannedStop,
 )
 from tap_gong.fetching import FetchedWindow, StreamWindows, Window
-from tap_gong.pagination import GongCursorPaginator, post_body
+from tap_gong.pagination import GongCursorPaginator, carries_cursor, post_body
 from tap_gong.progress import StreamProgress, StreamTally
 from tap_gong.reconcile import Reconciliation, send_activate_version
 from tap_gong.records import RecordShaper
@@ -223,6 +224,8 @@ class GongStream(RESTStream[str | None]):
                 f"Gong rejected {describe_request(response.request)} (HTTP {status}): "
                 f"{gong_error_text(response)}."
             )
+            if status == 400 and carries_cursor(response.request):
+                raise CursorRefused(msg, gong_error_text(response))
             if status == 404:
                 msg += " Check that api_url is your company's Gong API base URL."
             raise GongRequestRejected(msg)
@@ -303,6 +306,56 @@ class GongStream(RESTStream[str | None]):
         """Requests started for this stream and its children (whose requests it makes)."""
         children = (c for c in self.child_streams if isinstance(c, GongStream))
         return self.requests_sent + sum(child.requests_sent for child in children)
+
+    # Pages.
+
+    def fetch_answers(self, context: Context | None) -> Iterator[requests.Response]:
+        """Every page Gong has for one window (or context), validated, in order.
+
+        Gong's page cursors expire (each is a JWT with an `exp`; how soon, Gong does not
+        say): a 400 to a request that carried one restarts the window from its first
+        page, once. Records of the pages read before come again (targets upsert them);
+        the bookmark moves only once the whole window is read, so none is lost.
+
+        Workers run this too. Of the SDK (streams/rest.py `_prepare_request`, `_request`)
+        a worker runs only what is safe from several threads: its thread's requests
+        Session (`requests_session`), the run's authenticator (built on the main thread
+        first, then only read; OAuth renewal takes a lock), `validate_response`, the SDK's
+        metric log line and one warning (logging is thread-safe). Records, state and
+        every message stay on the main thread.
+        """
+        paginator = self.get_new_paginator()
+        request = self.request_decorator(self._request)
+        restarted = False
+        while not paginator.finished:
+            prepared = self._prepare_request(context=context, page=paginator)
+            try:
+                answer = request(prepared, context)
+            except CursorRefused as refused:
+                if restarted:
+                    raise
+                restarted = True
+                self.logger.warning(
+                    "%s: Gong refused a page cursor (it may have expired: %s); reading %s "
+                    "again from its first page, so some of its records come twice.",
+                    self.name,
+                    refused.gong_words,
+                    json.dumps(context) if context else "this page of calls",
+                )
+                paginator = self.get_new_paginator()
+                continue
+            yield answer
+            paginator.advance(answer)
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        # The SDK's page loop (streams/rest.py), restarting a window whose cursor expired.
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            for answer in self.fetch_answers(context):
+                request_counter.increment()
+                self.update_sync_costs(answer.request, answer, context)
+                yield from self.parse_response(answer)
 
     # Records.
 
@@ -550,22 +603,6 @@ class WindowedStream(GongStream):
         later = synced[synced.index(self) + 1 :] if self in synced else []
         following = next((s for s in later if isinstance(s, WindowedStream)), None)
         return following.windows_to_fetch() if following is not None else None
-
-    def fetch_answers(self, window: Window) -> Iterator[requests.Response]:
-        """One window's validated answers, page by page: a worker's part, no messages.
-
-        Of the SDK (streams/rest.py `_prepare_request`, `_request`) a worker runs only
-        what is safe from several threads: its thread's requests Session (`requests_session`),
-        the run's authenticator (built on the main thread first, then only read; OAuth
-        renewal takes a lock), `validate_response` and the SDK's metric log line (logging
-        is thread-safe). Records, state and every message stay on the main thread.
-        """
-        paginator = self.get_new_paginator()
-        request = self.request_decorator(self._request)
-        while not paginator.finished:
-            answer = request(self._prepare_request(context=window, page=paginator), window)
-            yield answer
-            paginator.advance(answer)
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:

@@ -21,6 +21,14 @@ class GongRequestRejected(GongTapError, FatalAPIError):
     """Gong answered 400 (or another non-retriable 4xx) to a request."""
 
 
+class CursorRefused(GongRequestRejected):
+    """Gong answered 400 to a request for a later page: its cursor may have expired."""
+
+    def __init__(self, message: str, gong_words: str) -> None:
+        super().__init__(message)
+        self.gong_words = gong_words
+
+
 class GongQuotaExhausted(GongTapError, FatalAPIError):
     """Gong asked the tap to wait longer than the user allows (the daily quota is spent)."""
 
