@@ -53,6 +53,7 @@ from tap_gong.errors import (
     PlannedStop,
 )
 from tap_gong.fetching import FetchedWindow, StreamWindows, Window
+from tap_gong.late_data import LATE_DATA, LateDataRereads
 from tap_gong.pagination import GongCursorPaginator, carries_cursor, post_body
 from tap_gong.progress import StreamProgress, StreamTally
 from tap_gong.reconcile import Reconciliation, send_activate_version
@@ -96,6 +97,11 @@ RETRIED_FAULTS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+
+def day_key(day: dt.date) -> dt.datetime:
+    """A company day as the instant a reconcile's range keeps it as (its start in UTC)."""
+    return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
 
 
 def first_value(window: Window) -> str:
@@ -628,16 +634,72 @@ class WindowedStream(GongStream):
         try:
             return self.parse_bookmark(value)
         except (TypeError, ValueError):
-            msg = (
-                f"The state's bookmark for '{self.name}' is {value!r}, not a value tap-gong "
-                "writes: pass the state the tap emitted, or no state to start from start_date."
-            )
-            raise GongStateError(msg) from None
+            raise GongStateError.not_written_by_tap(self.name, "bookmark", value) from None
 
     @cached_property
     def last_instant(self) -> dt.datetime:
         """`end_date`, or the moment the stream started; never later than now."""
         return self.settings.last_instant(dt.datetime.now(dt.timezone.utc))
+
+    @cached_property
+    def late_data(self) -> LateDataRereads:
+        return LateDataRereads(self, self.last_instant)
+
+    @cached_property
+    def rereads_late_data(self) -> bool:
+        """Whether this run reads what Gong published late: a backfill reads everything."""
+        return self.saved_bookmark() is None or self.late_data.is_due()
+
+    def begin_late_data_reread(self, first: str) -> None:
+        """Say so when this run re-reads for late data (never silently); note a backfill's."""
+        if self.saved_bookmark() is None:
+            self.late_data.backfill_started()
+        elif self.rereads_late_data:
+            self.logger.info(
+                "%s: re-reading from %s: what Gong published or changed late (up to %d days "
+                "after its date) since the last such re-read.",
+                self.name,
+                first,
+                LATE_DATA.days,
+            )
+
+    @cached_property
+    def reconciliation(self) -> Reconciliation:
+        """This stream's table version and its re-reads of the whole history."""
+        raise NotImplementedError
+
+    def begin_table_version(
+        self, reads_from: dt.datetime
+    ) -> list[WindowedStream | PageChildStream]:
+        """The run's table version (a new one if a reconcile starts now) on every record.
+
+        Returns:
+            The streams carrying it: this one and its page children.
+        """
+        version = self.reconciliation.begin(reads_from)
+        streams: list[WindowedStream | PageChildStream] = [
+            self,
+            *(child for child in self.child_streams if isinstance(child, PageChildStream)),
+        ]
+        # The SDK writes `_stream_version` into each RECORD (streams/core.py
+        # `_generate_record_messages`) but sets it only for FULL_TABLE streams.
+        for stream in streams:
+            stream._stream_version = version
+        return streams
+
+    def own_windows_done(self, streams: list[WindowedStream | PageChildStream]) -> None:
+        """Every window of this run is read: a complete reconcile activates its version,
+        and the state notes the run (and its late-data re-read)."""
+        if done := self.reconciliation.finish():
+            for stream in streams:
+                if stream.selected:
+                    stream.activate_version(done)
+        self.late_data.run_done(reread=self.rereads_late_data)
+        state.emit_state(self)
+
+    def activate_version(self, version: int) -> None:
+        """ACTIVATE_VERSION, after this stream's last record of a complete re-read."""
+        send_activate_version(self, version)
 
 
 class DateTimeWindowStream(WindowedStream):
@@ -662,10 +724,16 @@ class DateTimeWindowStream(WindowedStream):
         return parse_instant(value)
 
     def reads_from(self) -> dt.datetime:
-        """Where this run's own windows start: the saved bookmark minus the rereads."""
+        """Where this run's own windows start: the saved bookmark minus the rereads.
+
+        When a late-data re-read is due, from where it starts if that is earlier.
+        """
         start = self.settings.first_instant
         if (bookmark := self.saved_bookmark()) is not None:
-            start = max(start, bookmark - self.rereads())
+            rereads_from = bookmark - self.rereads()
+            if self.rereads_late_data:
+                rereads_from = min(rereads_from, self.late_data.reads_from(bookmark))
+            start = max(start, rereads_from)
         return start
 
     @override
@@ -695,6 +763,7 @@ class DateTimeWindowStream(WindowedStream):
         shortest = min(SHORTEST_BACKFILL_WINDOW, calls_window)
         return max(min(calls_window, (end - start) / windows), shortest)
 
+    @override
     @cached_property
     def reconciliation(self) -> Reconciliation:
         settings = self.settings
@@ -704,28 +773,13 @@ class DateTimeWindowStream(WindowedStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        version = self.reconciliation.begin(self.reads_from())
-        # A version on every record of every run: the SDK writes `_stream_version` into
-        # each RECORD (streams/core.py `_generate_record_messages`) but sets it only for
-        # FULL_TABLE streams.
-        streams: list[DateTimeWindowStream | PageChildStream] = [
-            self,
-            *(child for child in self.child_streams if isinstance(child, PageChildStream)),
-        ]
-        for stream in streams:
-            stream._stream_version = version
+        streams = self.begin_table_version(self.reads_from())
         self.own_windows_read = self.reads_from() >= self.last_instant
+        self.begin_late_data_reread(utc_iso(self.reads_from()))
         yield from super().get_records(context)
-        # Not reached when the run stopped early (budget, quota, record limit).
-        if self.own_windows_read and (done := self.reconciliation.finish()):
-            for stream in streams:
-                if stream.selected:
-                    stream.activate_version(done)
-            state.emit_state(self)
-
-    def activate_version(self, version: int) -> None:
-        """ACTIVATE_VERSION, after this stream's last record of a complete re-read."""
-        send_activate_version(self, version)
+        # Reached after a planned stop too (budget, record limit): its windows are unread.
+        if self.own_windows_read:
+            self.own_windows_done(streams)
 
     @override
     def window_bookmark(self, window: Window) -> str:
@@ -760,6 +814,8 @@ class CompanyDayStream(WindowedStream):
     reads_current_day: ClassVar[bool] = False
     #: The names the endpoint's filter gives a window's first day and its end (exclusive).
     day_filter_names: ClassVar[tuple[str, str]] = ("fromDate", "toDate")
+    #: Whether `reconcile_every_days` re-reads its whole history too (records Gong deletes).
+    reconciled: ClassVar[bool] = False
 
     @override
     def parse_bookmark(self, value: str) -> dt.date:
@@ -769,24 +825,68 @@ class CompanyDayStream(WindowedStream):
         super().__init__(tap, run)
         #: The first day not yet known to be empty (`skip_empty_history`).
         self.first_unread_day = dt.date.min
+        #: The first day of this run's own windows (set as it starts).
+        self.run_first_day = dt.date.min
 
     @override
     def windows(self) -> Iterator[Window]:
+        # The run's own windows first, then what is left of a reconcile's re-read.
+        start, until = self.reconciliation.range_to_reread()
+        return itertools.chain(
+            self.windows_from(self.first_day_to_read()),
+            self.windows_from(start.date(), until.date()),
+        )
+
+    def first_day_to_read(self) -> dt.date:
+        """The day after the bookmark minus the lookback, or a late-data re-read's first."""
         day = self.first_day()
         if (bookmark := self.saved_bookmark()) is not None:
-            day = max(day, bookmark + ONE_DAY - self.settings.lookback)
-        return self.windows_from(max(day, self.first_unread_day))
+            rereads_from = bookmark + ONE_DAY - self.settings.lookback
+            if self.rereads_late_data:
+                rereads_from = min(rereads_from, self.late_data_first_day(bookmark))
+            day = max(day, rereads_from)
+        return max(day, self.first_unread_day)
+
+    def late_data_first_day(self, bookmark: dt.date) -> dt.date:
+        """A late-data re-read's first day: the company day LATE_DATA before the last one.
+
+        A day's data changes until LATE_DATA after the day ends (a call started late in
+        it, published LATE_DATA after it started): one that changed since the previous
+        re-read ended after LATE_DATA before it. A state from before late-data re-reads
+        stands in the day after the bookmark for the previous re-read.
+        """
+        stand_in = day_key(bookmark + ONE_DAY)
+        return company_day(self.late_data.reads_from(stand_in), self.company_zone)
+
+    @override
+    @cached_property
+    def reconciliation(self) -> Reconciliation:
+        every = self.settings.reconcile_every if self.reconciled else None
+        return Reconciliation(self, every, day_key(self.first_day()), self.last_instant)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self.run_first_day = self.first_day_to_read()
+        streams = self.begin_table_version(day_key(self.run_first_day))
+        self.own_windows_read = self.run_first_day > self.last_day_to_read()
+        self.begin_late_data_reread(self.run_first_day.isoformat())
+        yield from super().get_records(context)
+        # Reached after a planned stop too (budget, a day Gong says is not over).
+        if self.own_windows_read:
+            self.own_windows_done(streams)
 
     @override
     def more_windows(self, after: Window) -> Iterator[Window]:
-        # Learning the company zone from the answers may have made a later day complete.
-        return self.windows_from(dt.date.fromisoformat(after["toDate"]))
+        # Learning the company zone from the answers may have made a later day complete
+        # (not after a reconcile's window: those end before the run's own).
+        day = dt.date.fromisoformat(after["toDate"])
+        return self.windows_from(day) if day > self.run_first_day else iter(())
 
-    def windows_from(self, day: dt.date) -> Iterator[Window]:
-        """The windows from `day` on, up to the last day to read."""
+    def windows_from(self, day: dt.date, end: dt.date | None = None) -> Iterator[Window]:
+        """The windows from `day` on, up to `end` (exclusive), or the last day to read."""
         # Re-evaluated after every window: the company zone is learned from answers.
-        while day < (end := self.last_day_to_read() + ONE_DAY):
-            next_day = min(day + dt.timedelta(days=self.days_per_window), end)
+        while day < (stop := end or self.last_day_to_read() + ONE_DAY):
+            next_day = min(day + dt.timedelta(days=self.days_per_window), stop)
             yield {"fromDate": day.isoformat(), "toDate": next_day.isoformat()}
             day = next_day
 
@@ -858,9 +958,14 @@ class CompanyDayStream(WindowedStream):
 
     @override
     def window_bookmark(self, window: Window) -> str:
+        first_day, end = (dt.date.fromisoformat(window[k]) for k in ("fromDate", "toDate"))
+        self.reconciliation.window_read(day_key(first_day), day_key(end))
+        self.own_windows_read = self.own_windows_read or end > self.last_day_to_read()
         # The last finished day, never the current one (still filling up).
-        last_day = dt.date.fromisoformat(window["toDate"]) - ONE_DAY
-        return min(last_day, self.company_today() - ONE_DAY).isoformat()
+        bookmark = min(end - ONE_DAY, self.company_today() - ONE_DAY)
+        if (saved := self.saved_bookmark()) is not None:
+            bookmark = max(bookmark, saved)  # a re-read never moves it back
+        return bookmark.isoformat()
 
     @override
     def validate_response(self, response: requests.Response) -> None:

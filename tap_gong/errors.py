@@ -12,6 +12,13 @@ class GongTapError(Exception):
 class GongStateError(GongTapError):
     """The state given to the tap is not one it wrote."""
 
+    @classmethod
+    def not_written_by_tap(cls, stream: str, name: str, value: object) -> GongStateError:
+        return cls(
+            f"The state's {name} for '{stream}' is {value!r}, not a value tap-gong writes: "
+            "pass the state the tap emitted, or no state to start from start_date."
+        )
+
 
 class GongAuthError(GongTapError, FatalAPIError):
     """Gong rejected the credentials (HTTP 401 or 403)."""

@@ -163,6 +163,7 @@ class AnsweredScorecardsStream(CompanyDayStream):
     days_per_window = REVIEW_DAYS_PER_REQUEST
     reads_current_day = True
     day_filter_names = ("reviewFromDate", "reviewToDate")
+    reconciled = True
 
 
 class UserActivityStream(CompanyDayStream):
