@@ -4,7 +4,8 @@ Every simulated hour the sandbox's clock moves on and Gong publishes: calls that
 3 hours before, a call that started 2 to 7 days before (every 4 hours) and new answers to
 a review whose review day was 3 to 6 days before (every 6 hours). Every `run_every` hours
 the tap runs in this process with every stream selected, from the state the run before
-left, its clock (`end_date`) the sandbox's. A backfill first, which the figures leave out.
+left, its clock (`end_date`) the sandbox's. A backfill first, and a day of runs after the
+last publication, which the figures leave out.
 
 Used by tests/test_late_data.py and benchmarks/late_data.py.
 """
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from unittest import mock
 from tap_gong.late_data import LateDataRereads
 from tap_gong.sandbox import GongSandbox, SandboxSettings
 from tap_gong.tap import TapGong
+from tests.support import sync_in_process
 
 UTC = dt.timezone.utc
 HOUR = dt.timedelta(hours=1)
@@ -85,13 +85,7 @@ def answers_of(review: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 def run_in_process(config: dict[str, Any], state: dict | None) -> list[dict]:
     """One run of the tap, every stream selected: the Singer messages it wrote."""
-    tap = TapGong(config=config, state=state, parse_env_config=False)
-    raw = io.BytesIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8")
-    with contextlib.redirect_stdout(out):
-        tap.sync_all()
-        out.flush()
-    return [json.loads(line) for line in raw.getvalue().splitlines() if line.strip()]
+    return sync_in_process(TapGong(config=config, state=state, parse_env_config=False))
 
 
 @contextlib.contextmanager
@@ -119,17 +113,22 @@ def simulate(run_every_hours: int, days: int = 14, *, rereads: bool = True) -> F
         )
         state = final_state(run_in_process({**config, "end_date": START.isoformat()}, None))
         sandbox.reset_log()
-        for hour in range(1, days * 24 + 1):
+        # The runs go on a day after the last publication, for it to arrive; the figures
+        # count the fortnight's runs only.
+        for hour in range(1, (days + 1) * 24 + 1):
             sandbox.advance_clock(HOUR)
-            publish(sandbox, rng, hour, fortnight)
+            in_fortnight = hour <= days * 24
+            if in_fortnight:
+                publish(sandbox, rng, hour, fortnight)
             if hour % run_every_hours:
                 continue
             now = sandbox.now()
             messages = run_in_process({**config, "end_date": now.isoformat()}, state)
             state = final_state(messages)
             note_arrivals(fortnight, messages, now)
-            fortnight.runs += 1
-            fortnight.requests += len(sandbox.requests)
+            if in_fortnight:
+                fortnight.runs += 1
+                fortnight.requests += len(sandbox.requests)
             sandbox.reset_log()
     return fortnight
 
@@ -151,7 +150,9 @@ def publish(sandbox: GongSandbox, rng: random.Random, hour: int, fortnight: Fort
         today = sandbox.company_today()
         first, last = (today - dt.timedelta(days=n) for n in reversed(LATE_ANSWERS_DAYS))
         reviews = sandbox.answered_scorecards(review_from=first, review_to=last + dt.timedelta(1))
-        review = rng.choice(reviews)
+        # One change per review: a second would hide the first's answers.
+        changed = {p.key for p in fortnight.publications}
+        review = rng.choice([r for r in reviews if str(r["answeredScorecardId"]) not in changed])
         edited = review
         while answers_of(edited) == answers_of(review):  # new answers, not the same drawn again
             edited = sandbox.edit_answered_scorecard(review["answeredScorecardId"])

@@ -29,6 +29,13 @@ def run(sandbox: GongSandbox, tmp_path: Path, state: dict | None, **config: obje
     return done
 
 
+def backfill_a_day_ago(sandbox: GongSandbox, tmp_path: Path) -> TapRun:
+    """A backfill, then the clock a day on: a late-data re-read is due."""
+    backfill = run(sandbox, tmp_path, None)
+    sandbox.advance_clock(DAY)
+    return backfill
+
+
 def late_call(sandbox: GongSandbox, days_late: float) -> dict:
     """A call Gong publishes now, though it started `days_late` days ago."""
     started = sandbox.now() - dt.timedelta(days=days_late)
@@ -45,8 +52,7 @@ def call_ids(run: TapRun, stream: str) -> set[str]:
 def test_a_call_published_five_days_late_arrives_next_run_with_its_details(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    backfill = run(sandbox, tmp_path, None)
-    sandbox.advance_clock(DAY)
+    backfill = backfill_a_day_ago(sandbox, tmp_path)
     call = late_call(sandbox, 5)
 
     next_run = run(sandbox, tmp_path, backfill.final_state)
@@ -63,8 +69,7 @@ def test_a_call_published_five_days_late_arrives_next_run_with_its_details(
 def test_a_stats_day_a_late_call_changes_is_read_again_with_its_new_numbers(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    backfill = run(sandbox, tmp_path, None)
-    sandbox.advance_clock(DAY)
+    backfill = backfill_a_day_ago(sandbox, tmp_path)
     call = late_call(sandbox, 4)
     day = instant(call["started"]).astimezone(ZoneInfo(sandbox.settings.time_zone)).date()
     changed = {item["userId"]: item for item in sandbox.interaction_stats(day)}[
@@ -85,8 +90,7 @@ def test_a_stats_day_a_late_call_changes_is_read_again_with_its_new_numbers(
 def test_answers_edited_days_after_their_review_day_arrive_next_day(
     days_after: int, sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    backfill = run(sandbox, tmp_path, None)
-    sandbox.advance_clock(DAY)
+    backfill = backfill_a_day_ago(sandbox, tmp_path)
     review_day = sandbox.company_today() - dt.timedelta(days=days_after)
     (review, *_) = sandbox.answered_scorecards(review_from=review_day, review_to=review_day + DAY)
     edited = sandbox.edit_answered_scorecard(review["answeredScorecardId"])
@@ -122,8 +126,7 @@ def test_runs_hours_apart_reread_only_their_lookback_until_a_day_has_passed(
 def test_a_rereading_run_stopped_early_leaves_the_reread_to_the_next_run(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    backfill = run(sandbox, tmp_path, None)
-    sandbox.advance_clock(DAY)
+    backfill = backfill_a_day_ago(sandbox, tmp_path)
     call = late_call(sandbox, 6)
 
     stopped = run(sandbox, tmp_path, backfill.final_state, max_requests_per_run=1)
