@@ -48,6 +48,7 @@ from tap_gong.answers import (
 from tap_gong.budget import RequestShare
 from tap_gong.errors import (
     RUN_FAULTS,
+    CursorRefused,
     DayNotOverForGong,
     GongAuthError,
     GongCredentialsRefused,
@@ -59,13 +60,21 @@ from tap_gong.errors import (
     StreamFailure,
 )
 from tap_gong.fetching import FetchedWindow, StreamWindows, Window
-from tap_gong.pagination import GongCursorPaginator, post_body
+from tap_gong.late_data import LATE_DATA, LateDataRereads
+from tap_gong.pagination import GongCursorPaginator, carries_cursor, post_body
 from tap_gong.progress import StreamProgress, StreamTally
 from tap_gong.reconcile import Reconciliation, send_activate_version
 from tap_gong.records import RecordShaper
 from tap_gong.retries import RetryPolicy, describe_fault, unreachable_host_reason
 from tap_gong.transport import turn_before_writing
-from tap_gong.windows import company_today, company_zone, parse_instant, time_windows, utc_iso
+from tap_gong.windows import (
+    company_day,
+    company_zone,
+    latest_company_day,
+    parse_instant,
+    time_windows,
+    utc_iso,
+)
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -95,6 +104,11 @@ RETRIED_FAULTS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+
+def day_key(day: dt.date) -> dt.datetime:
+    """A company day as the instant a reconcile's range keeps it as (its start in UTC)."""
+    return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
 
 
 def first_value(window: Window) -> str:
@@ -235,6 +249,8 @@ class GongStream(RESTStream[str | None]):
                 f"Gong rejected {describe_request(response.request)} (HTTP {status}): "
                 f"{gong_error_text(response)}."
             )
+            if status == 400 and carries_cursor(response.request):
+                raise CursorRefused(self.name, msg, gong_error_text(response))
             if status == 404:
                 msg += " Check that api_url is your company's Gong API base URL."
             raise GongRequestRejected(self.name, msg)
@@ -390,6 +406,56 @@ class GongStream(RESTStream[str | None]):
         """Requests started for this stream and its children (whose requests it makes)."""
         children = (c for c in self.child_streams if isinstance(c, GongStream))
         return self.requests_sent + sum(child.requests_sent for child in children)
+
+    # Pages.
+
+    def fetch_answers(self, context: Context | None) -> Iterator[requests.Response]:
+        """Every page Gong has for one window (or context), validated, in order.
+
+        Gong's page cursors expire (each is a JWT with an `exp`; how soon, Gong does not
+        say): a 400 to a request that carried one restarts the window from its first
+        page, once. Records of the pages read before come again (targets upsert them);
+        the bookmark moves only once the whole window is read, so none is lost.
+
+        Workers run this too. Of the SDK (streams/rest.py `_prepare_request`, `_request`)
+        a worker runs only what is safe from several threads: its thread's requests
+        Session (`requests_session`), the run's authenticator (built on the main thread
+        first, then only read; OAuth renewal takes a lock), `validate_response`, the SDK's
+        metric log line and one warning (logging is thread-safe). Records, state and
+        every message stay on the main thread.
+        """
+        paginator = self.get_new_paginator()
+        request = self.request_decorator(self._request)
+        restarted = False
+        while not paginator.finished:
+            prepared = self._prepare_request(context=context, page=paginator)
+            try:
+                answer = request(prepared, context)
+            except CursorRefused as refused:
+                if restarted:
+                    raise
+                restarted = True
+                self.logger.warning(
+                    "%s: Gong refused a page cursor (it may have expired: %s); reading %s "
+                    "again from its first page, so some of its records come twice.",
+                    self.name,
+                    refused.gong_words,
+                    json.dumps(context) if context else "this page of calls",
+                )
+                paginator = self.get_new_paginator()
+                continue
+            yield answer
+            paginator.advance(answer)
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        # The SDK's page loop (streams/rest.py), restarting a window whose cursor expired.
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            for answer in self.fetch_answers(context):
+                request_counter.increment()
+                self.update_sync_costs(answer.request, answer, context)
+                yield from self.parse_response(answer)
 
     # Records.
 
@@ -646,22 +712,6 @@ class WindowedStream(GongStream):
         following = next((s for s in later if isinstance(s, WindowedStream)), None)
         return following.windows_to_fetch() if following is not None else None
 
-    def fetch_answers(self, window: Window) -> Iterator[requests.Response]:
-        """One window's validated answers, page by page: a worker's part, no messages.
-
-        Of the SDK (streams/rest.py `_prepare_request`, `_request`) a worker runs only
-        what is safe from several threads: its thread's requests Session (`requests_session`),
-        the run's authenticator (built on the main thread first, then only read; OAuth
-        renewal takes a lock), `validate_response` and the SDK's metric log line (logging
-        is thread-safe). Records, state and every message stay on the main thread.
-        """
-        paginator = self.get_new_paginator()
-        request = self.request_decorator(self._request)
-        while not paginator.finished:
-            answer = request(self._prepare_request(context=window, page=paginator), window)
-            yield answer
-            paginator.advance(answer)
-
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:
         fetched = self.fetched_window
@@ -686,16 +736,72 @@ class WindowedStream(GongStream):
         try:
             return self.parse_bookmark(value)
         except (TypeError, ValueError):
-            msg = (
-                f"The state's bookmark for '{self.name}' is {value!r}, not a value tap-gong "
-                "writes: pass the state the tap emitted, or no state to start from start_date."
-            )
-            raise GongStateError(msg) from None
+            raise GongStateError.not_written_by_tap(self.name, "bookmark", value) from None
 
     @cached_property
     def last_instant(self) -> dt.datetime:
         """`end_date`, or the moment the stream started; never later than now."""
         return self.settings.last_instant(dt.datetime.now(dt.timezone.utc))
+
+    @cached_property
+    def late_data(self) -> LateDataRereads:
+        return LateDataRereads(self, self.last_instant)
+
+    @cached_property
+    def rereads_late_data(self) -> bool:
+        """Whether this run reads what Gong published late: a backfill reads everything."""
+        return self.saved_bookmark() is None or self.late_data.is_due()
+
+    def begin_late_data_reread(self, first: str) -> None:
+        """Say so when this run re-reads for late data (never silently); note a backfill's."""
+        if self.saved_bookmark() is None:
+            self.late_data.backfill_started()
+        elif self.rereads_late_data:
+            self.logger.info(
+                "%s: re-reading from %s: what Gong published or changed late (up to %d days "
+                "after its date) since the last such re-read.",
+                self.name,
+                first,
+                LATE_DATA.days,
+            )
+
+    @cached_property
+    def reconciliation(self) -> Reconciliation:
+        """This stream's table version and its re-reads of the whole history."""
+        raise NotImplementedError
+
+    def begin_table_version(
+        self, reads_from: dt.datetime
+    ) -> list[WindowedStream | PageChildStream]:
+        """The run's table version (a new one if a reconcile starts now) on every record.
+
+        Returns:
+            The streams carrying it: this one and its page children.
+        """
+        version = self.reconciliation.begin(reads_from)
+        streams: list[WindowedStream | PageChildStream] = [
+            self,
+            *(child for child in self.child_streams if isinstance(child, PageChildStream)),
+        ]
+        # The SDK writes `_stream_version` into each RECORD (streams/core.py
+        # `_generate_record_messages`) but sets it only for FULL_TABLE streams.
+        for stream in streams:
+            stream._stream_version = version
+        return streams
+
+    def own_windows_done(self, streams: list[WindowedStream | PageChildStream]) -> None:
+        """Every window of this run is read: a complete reconcile activates its version,
+        and the state notes the run (and its late-data re-read)."""
+        if done := self.reconciliation.finish():
+            for stream in streams:
+                if stream.selected:
+                    stream.activate_version(done)
+        self.late_data.run_done(reread=self.rereads_late_data)
+        state.emit_state(self)
+
+    def activate_version(self, version: int) -> None:
+        """ACTIVATE_VERSION, after this stream's last record of a complete re-read."""
+        send_activate_version(self, version)
 
 
 class DateTimeWindowStream(WindowedStream):
@@ -720,10 +826,16 @@ class DateTimeWindowStream(WindowedStream):
         return parse_instant(value)
 
     def reads_from(self) -> dt.datetime:
-        """Where this run's own windows start: the saved bookmark minus the rereads."""
+        """Where this run's own windows start: the saved bookmark minus the rereads.
+
+        When a late-data re-read is due, from where it starts if that is earlier.
+        """
         start = self.settings.first_instant
         if (bookmark := self.saved_bookmark()) is not None:
-            start = max(start, bookmark - self.rereads())
+            rereads_from = bookmark - self.rereads()
+            if self.rereads_late_data:
+                rereads_from = min(rereads_from, self.late_data.reads_from(bookmark))
+            start = max(start, rereads_from)
         return start
 
     @override
@@ -753,6 +865,7 @@ class DateTimeWindowStream(WindowedStream):
         shortest = min(SHORTEST_BACKFILL_WINDOW, calls_window)
         return max(min(calls_window, (end - start) / windows), shortest)
 
+    @override
     @cached_property
     def reconciliation(self) -> Reconciliation:
         settings = self.settings
@@ -762,28 +875,13 @@ class DateTimeWindowStream(WindowedStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        version = self.reconciliation.begin(self.reads_from())
-        # A version on every record of every run: the SDK writes `_stream_version` into
-        # each RECORD (streams/core.py `_generate_record_messages`) but sets it only for
-        # FULL_TABLE streams.
-        streams: list[DateTimeWindowStream | PageChildStream] = [
-            self,
-            *(child for child in self.child_streams if isinstance(child, PageChildStream)),
-        ]
-        for stream in streams:
-            stream._stream_version = version
+        streams = self.begin_table_version(self.reads_from())
         self.own_windows_read = self.reads_from() >= self.last_instant
+        self.begin_late_data_reread(utc_iso(self.reads_from()))
         yield from super().get_records(context)
-        # Not reached when the run stopped early (budget, quota, record limit).
-        if self.own_windows_read and (done := self.reconciliation.finish()):
-            for stream in streams:
-                if stream.selected:
-                    stream.activate_version(done)
-            state.emit_state(self)
-
-    def activate_version(self, version: int) -> None:
-        """ACTIVATE_VERSION, after this stream's last record of a complete re-read."""
-        send_activate_version(self, version)
+        # Reached after a planned stop too (budget, record limit): its windows are unread.
+        if self.own_windows_read:
+            self.own_windows_done(streams)
 
     @override
     def window_bookmark(self, window: Window) -> str:
@@ -816,6 +914,10 @@ class CompanyDayStream(WindowedStream):
     days_per_window: ClassVar[int] = 1
     #: Whether Gong accepts the current company day (`to` = the next day) for this endpoint.
     reads_current_day: ClassVar[bool] = False
+    #: The names the endpoint's filter gives a window's first day and its end (exclusive).
+    day_filter_names: ClassVar[tuple[str, str]] = ("fromDate", "toDate")
+    #: Whether `reconcile_every_days` re-reads its whole history too (records Gong deletes).
+    reconciled: ClassVar[bool] = False
 
     @override
     def parse_bookmark(self, value: str) -> dt.date:
@@ -825,24 +927,68 @@ class CompanyDayStream(WindowedStream):
         super().__init__(tap, run)
         #: The first day not yet known to be empty (`skip_empty_history`).
         self.first_unread_day = dt.date.min
+        #: The first day of this run's own windows (set as it starts).
+        self.run_first_day = dt.date.min
 
     @override
     def windows(self) -> Iterator[Window]:
-        day = self.settings.first_instant.date()
+        # The run's own windows first, then what is left of a reconcile's re-read.
+        start, until = self.reconciliation.range_to_reread()
+        return itertools.chain(
+            self.windows_from(self.first_day_to_read()),
+            self.windows_from(start.date(), until.date()),
+        )
+
+    def first_day_to_read(self) -> dt.date:
+        """The day after the bookmark minus the lookback, or a late-data re-read's first."""
+        day = self.first_day()
         if (bookmark := self.saved_bookmark()) is not None:
-            day = max(day, bookmark + ONE_DAY - self.settings.lookback)
-        return self.windows_from(max(day, self.first_unread_day))
+            rereads_from = bookmark + ONE_DAY - self.settings.lookback
+            if self.rereads_late_data:
+                rereads_from = min(rereads_from, self.late_data_first_day(bookmark))
+            day = max(day, rereads_from)
+        return max(day, self.first_unread_day)
+
+    def late_data_first_day(self, bookmark: dt.date) -> dt.date:
+        """A late-data re-read's first day: the company day LATE_DATA before the last one.
+
+        A day's data changes until LATE_DATA after the day ends (a call started late in
+        it, published LATE_DATA after it started): one that changed since the previous
+        re-read ended after LATE_DATA before it. A state from before late-data re-reads
+        stands in the day after the bookmark for the previous re-read.
+        """
+        stand_in = day_key(bookmark + ONE_DAY)
+        return company_day(self.late_data.reads_from(stand_in), self.company_zone)
+
+    @override
+    @cached_property
+    def reconciliation(self) -> Reconciliation:
+        every = self.settings.reconcile_every if self.reconciled else None
+        return Reconciliation(self, every, day_key(self.first_day()), self.last_instant)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self.run_first_day = self.first_day_to_read()
+        streams = self.begin_table_version(day_key(self.run_first_day))
+        self.own_windows_read = self.run_first_day > self.last_day_to_read()
+        self.begin_late_data_reread(self.run_first_day.isoformat())
+        yield from super().get_records(context)
+        # Reached after a planned stop too (budget, a day Gong says is not over).
+        if self.own_windows_read:
+            self.own_windows_done(streams)
 
     @override
     def more_windows(self, after: Window) -> Iterator[Window]:
-        # Learning the company zone from the answers may have made a later day complete.
-        return self.windows_from(dt.date.fromisoformat(after["toDate"]))
+        # Learning the company zone from the answers may have made a later day complete
+        # (not after a reconcile's window: those end before the run's own).
+        day = dt.date.fromisoformat(after["toDate"])
+        return self.windows_from(day) if day > self.run_first_day else iter(())
 
-    def windows_from(self, day: dt.date) -> Iterator[Window]:
-        """The windows from `day` on, up to the last day to read."""
+    def windows_from(self, day: dt.date, end: dt.date | None = None) -> Iterator[Window]:
+        """The windows from `day` on, up to `end` (exclusive), or the last day to read."""
         # Re-evaluated after every window: the company zone is learned from answers.
-        while day < (end := self.last_day_to_read() + ONE_DAY):
-            next_day = min(day + dt.timedelta(days=self.days_per_window), end)
+        while day < (stop := end or self.last_day_to_read() + ONE_DAY):
+            next_day = min(day + dt.timedelta(days=self.days_per_window), stop)
             yield {"fromDate": day.isoformat(), "toDate": next_day.isoformat()}
             day = next_day
 
@@ -851,8 +997,7 @@ class CompanyDayStream(WindowedStream):
         # A backfill over a long range, asked day by day.
         if self.days_per_window > 1 or self.saved_bookmark() is not None:
             return False
-        first_day = self.settings.first_instant.date()
-        return (self.last_day_to_read() - first_day).days >= PROBED_HISTORY_DAYS
+        return (self.last_day_to_read() - self.first_day()).days >= PROBED_HISTORY_DAYS
 
     @override
     def skip_empty_history(self, after: Window) -> None:
@@ -899,34 +1044,72 @@ class CompanyDayStream(WindowedStream):
         state.commit_bookmark(self, self.window_bookmark(window))
         self.first_unread_day = end_day
 
+    def first_day(self) -> dt.date:
+        """The company day that contains `start_date`: nothing at or after it is skipped."""
+        return company_day(self.settings.first_instant, self.company_zone)
+
     def last_day_to_read(self) -> dt.date:
-        """The last company day this run reads: the current one only if Gong accepts it."""
-        today = self.company_today()
-        return today if self.reads_current_day else today - ONE_DAY
+        """The last company day this run reads: the current one only if Gong accepts it.
+
+        Gong accepts a `to` beyond the current day there, so before the zone is known the
+        current day is the latest one anywhere (UTC+14): none of today's data waits.
+        """
+        if self.reads_current_day:
+            return latest_company_day(self.last_instant, self.company_zone)
+        return self.company_today() - ONE_DAY
 
     @override
     def window_bookmark(self, window: Window) -> str:
+        first_day, end = (dt.date.fromisoformat(window[k]) for k in ("fromDate", "toDate"))
+        self.reconciliation.window_read(day_key(first_day), day_key(end))
+        self.own_windows_read = self.own_windows_read or end > self.last_day_to_read()
         # The last finished day, never the current one (still filling up).
-        last_day = dt.date.fromisoformat(window["toDate"]) - ONE_DAY
-        return min(last_day, self.company_today() - ONE_DAY).isoformat()
+        bookmark = min(end - ONE_DAY, self.company_today() - ONE_DAY)
+        if (saved := self.saved_bookmark()) is not None:
+            bookmark = max(bookmark, saved)  # a re-read never moves it back
+        return bookmark.isoformat()
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        # `toDate`, or `reviewToDate` where the filter names its days after what it filters.
-        if response.status_code == 400 and "todate" in gong_error_text(response).lower():
+        if response.status_code == 400 and self.is_day_not_over(response):
             # Our clock runs ahead of Gong's: the day is complete next run, not an error.
+            first, end = self.day_filter_names
             request_filter = json.loads(request_body(response.request) or "{}").get("filter", {})
-            days = " to ".join(v for v in request_filter.values() if isinstance(v, str))
             msg = (
-                f"Gong says the period {days} is not over yet in the company's "
-                f"time zone ({gong_error_text(response)}); it is extracted next run"
+                f"Gong says the period {request_filter.get(first)} to {request_filter.get(end)} "
+                f"is not over yet in the company's time zone ({gong_error_text(response)}); "
+                "it is extracted next run"
             )
             raise DayNotOverForGong(msg)
         super().validate_response(response)
 
+    def is_day_not_over(self, response: requests.Response) -> bool:
+        """Whether Gong's 400 refuses a window's end because the day is not over there.
+
+        Gong names its `toDate` (`reviewToDate`...) rule; only a window that ends on or
+        after the company's current day can meet it. A 400 about an older window is an
+        error: waiting for the next run would stop the stream on every run.
+        """
+        # Gong's words name `toDate` (or `reviewToDate`, where the filter names its days
+        # after what it filters).
+        if "todate" not in gong_error_text(response).lower():
+            return False
+        end = self.day_filter_names[1]
+        request_filter = json.loads(request_body(response.request) or "{}").get("filter", {})
+        try:
+            window_end = dt.date.fromisoformat(str(request_filter.get(end)))
+        except ValueError:
+            return False
+        return window_end >= self.company_today()
+
     def company_today(self) -> dt.date:
         """Gong accepts no `toDate` beyond the company's current day (in its own zone)."""
-        return company_today(self.last_instant, company_zone(self.company_zone_name))
+        return company_day(self.last_instant, self.company_zone)
+
+    @property
+    def company_zone(self) -> dt.tzinfo | None:
+        """The company's zone, once a stats answer has reported it."""
+        return company_zone(self.company_zone_name)
 
     @property
     def company_zone_name(self) -> str | None:
@@ -955,4 +1138,5 @@ class CompanyDayStream(WindowedStream):
 
     def request_filter(self, window: Window) -> dict[str, Any]:
         """The body's `filter` for one window (subclasses add their own fields)."""
-        return dict(window)
+        first, end = self.day_filter_names
+        return {first: window["fromDate"], end: window["toDate"]}

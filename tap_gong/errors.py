@@ -21,6 +21,13 @@ class GongTapError(Exception):
 class GongStateError(GongTapError):
     """The state given to the tap is not one it wrote."""
 
+    @classmethod
+    def not_written_by_tap(cls, stream: str, name: str, value: object) -> GongStateError:
+        return cls(
+            f"The state's {name} for '{stream}' is {value!r}, not a value tap-gong writes: "
+            "pass the state the tap emitted, or no state to start from start_date."
+        )
+
 
 class StreamFailure(GongTapError, FatalAPIError):
     """Gong refused one stream's request; retrying cannot help, the other streams go on."""
@@ -41,6 +48,14 @@ class GongRequestRejected(StreamFailure):
 
 class GongCredentialsRefused(GongTapError, FatalAPIError):
     """Gong refused the credentials (or api_url) before it accepted any request of the run."""
+
+
+class CursorRefused(GongRequestRejected):
+    """Gong answered 400 to a request for a later page: its cursor may have expired."""
+
+    def __init__(self, stream: str, message: str, gong_words: str) -> None:
+        super().__init__(stream, message)
+        self.gong_words = gong_words
 
 
 class GongQuotaExhausted(GongTapError, FatalAPIError):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
-from tap_gong.answers import next_cursor
+from tap_gong.answers import next_cursor, request_body
 
 
 def post_body(request_filter: dict[str, Any], cursor: str | None, **parts: Any) -> dict[str, Any]:
@@ -21,6 +23,14 @@ def post_body(request_filter: dict[str, Any], cursor: str | None, **parts: Any) 
     if cursor:
         body["cursor"] = cursor
     return body
+
+
+def carries_cursor(request: requests.PreparedRequest) -> bool:
+    """Whether a request asks for a later page: a cursor in its query (GET) or body (POST)."""
+    if parse_qs(urlsplit(request.url or "").query).get("cursor"):
+        return True
+    body = request_body(request)
+    return bool(body) and bool(json.loads(body).get("cursor"))
 
 
 class GongCursorPaginator(BaseAPIPaginator[str | None]):

@@ -1,4 +1,4 @@
-"""Periodic reconciliation: calls deleted in Gong leave the warehouse.
+"""Periodic reconciliation: calls (and their reviews) deleted in Gong leave the warehouse.
 
 No Gong endpoint reports deleted calls; they just stop appearing, so incremental runs
 never learn of them. Singer's record versions can: every record carries its stream's
@@ -7,8 +7,9 @@ V, tells the target that rows of older versions are gone (target-postgres and
 target-snowflake set `_sdc_deleted_at`, or delete them with `hard_delete`).
 
 Every `reconcile_every_days` (unset: never; 0: every run) a run starts a re-read of the
-whole history from start_date in a new version. What a windowed stream's state keeps,
-next to its bookmark:
+whole history from start_date in a new version: the call streams, and answered
+scorecards, whose company days it keeps as the instants they start at in UTC. What a
+windowed stream's state keeps, next to its bookmark:
 
 - `table_version`: the version every record carries, in every run (target-snowflake
   never marks a row whose version is NULL). It changes only when a re-read starts.
@@ -143,11 +144,7 @@ class Reconciliation:
             raise self._state_error(name, value) from None
 
     def _state_error(self, name: str, value: Any) -> GongStateError:
-        msg = (
-            f"The state's {name} for '{self.stream.name}' is {value!r}, not a value tap-gong "
-            "writes: pass the state the tap emitted, or no state to start from start_date."
-        )
-        return GongStateError(msg)
+        return GongStateError.not_written_by_tap(self.stream.name, name, value)
 
 
 def send_activate_version(stream: Stream, version: int) -> None:

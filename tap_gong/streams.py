@@ -23,7 +23,7 @@ from tap_gong.client import (
     Window,
 )
 from tap_gong.pagination import post_body
-from tap_gong.windows import company_zone, parse_instant
+from tap_gong.windows import parse_instant
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -162,10 +162,8 @@ class AnsweredScorecardsStream(CompanyDayStream):
     required_scope = "api:stats:scorecards"
     days_per_window = REVIEW_DAYS_PER_REQUEST
     reads_current_day = True
-
-    @override
-    def request_filter(self, window: Window) -> dict[str, Any]:
-        return {"reviewFromDate": window["fromDate"], "reviewToDate": window["toDate"]}
+    day_filter_names = ("reviewFromDate", "reviewToDate")
+    reconciled = True
 
 
 class UserActivityStream(CompanyDayStream):
@@ -213,7 +211,7 @@ class UserActivityStream(CompanyDayStream):
     def company_day(self, day_start: str) -> dt.date:
         """The company day that starts at Gong's `fromDate` (an instant in the company's offset)."""
         start = parse_instant(day_start)
-        zone = company_zone(self.company_zone_name)
+        zone = self.company_zone
         return (start.astimezone(zone) if zone else start).date()
 
     @cached_property

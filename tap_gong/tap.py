@@ -102,10 +102,11 @@ class TapGong(Tap):
             "lookback_window_days",
             th.IntegerType(minimum=0),
             default=GongSettings.default("lookback_window_days"),
-            description="Days before the end of the previous run that each incremental run "
-            "re-reads, to catch late calls, changed stats days and edited scorecard answers. "
-            "The call streams always re-read at least 1 day (Gong publishes calls hours "
-            "after they start); more days catch later data at the cost of more requests.",
+            description="Days before the end of the previous run that every incremental run "
+            "re-reads (the call streams at least 1: Gong publishes calls hours after they "
+            "start). On top of it, about once a day a run re-reads 7 days for data Gong "
+            "publishes or changes late (late calls, changed stats days, edited scorecard "
+            "answers). A longer lookback re-reads that many days on every run.",
         ),
         th.Property(
             "calls_window_days",
@@ -181,9 +182,10 @@ class TapGong(Tap):
             "reconcile_every_days",
             th.IntegerType(minimum=0),
             description="Every this many days, re-read the whole history of the call streams "
-            "from start_date and send ACTIVATE_VERSION once it is read, so that targets mark "
-            "calls deleted in Gong as deleted (_sdc_deleted_at). 0 reconciles on every run; "
-            "unset never does.",
+            "and answered_scorecards from start_date and send ACTIVATE_VERSION once it is "
+            "read, so that targets mark calls (and reviews) deleted in Gong as deleted "
+            "(_sdc_deleted_at); data Gong changed more than 7 days late comes too. 0 "
+            "reconciles on every run; unset never does.",
         ),
     ).to_dict()
 

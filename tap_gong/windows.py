@@ -12,6 +12,8 @@ UTC = dt.timezone.utc
 # The last time zone on Earth to finish a day. Until Gong tells us the company's
 # zone, a day is treated as complete only once it is over there too.
 LATEST_ZONE = dt.timezone(dt.timedelta(hours=-12))
+# The first time zone on Earth to start a day: no company's current day is later than its.
+EARLIEST_ZONE = dt.timezone(dt.timedelta(hours=14))
 
 
 def parse_instant(value: str) -> dt.datetime:
@@ -88,10 +90,16 @@ def company_zone(name: str | None) -> dt.tzinfo | None:
         return None
 
 
-def company_today(now: dt.datetime, zone: dt.tzinfo | None) -> dt.date:
-    """The company's current day, the latest `toDate` Gong accepts for stats.
+def company_day(instant: dt.datetime, zone: dt.tzinfo | None) -> dt.date:
+    """The company day that holds `instant`: at `now`, the latest `toDate` Gong accepts for stats.
 
-    Without the company zone, the earliest current day anywhere on Earth: a day
-    that is complete there is complete for every company.
+    Without the company zone, the earliest day it is anywhere on Earth (UTC-12): a day
+    complete there is complete for every company, and the day that holds `start_date`
+    there starts no later than the company's own.
     """
-    return now.astimezone(zone or LATEST_ZONE).date()
+    return instant.astimezone(zone or LATEST_ZONE).date()
+
+
+def latest_company_day(instant: dt.datetime, zone: dt.tzinfo | None) -> dt.date:
+    """The company day that contains `instant`; without the zone, the latest it is anywhere."""
+    return instant.astimezone(zone or EARLIEST_ZONE).date()

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -74,7 +75,18 @@ def backfill(
 
 
 def first_day(config: dict[str, Any]) -> dt.date:
-    return dt.date.fromisoformat(config["start_date"][:10])
+    """The day that holds start_date at UTC-12: the first company day before the zone is known."""
+    return (instant(config["start_date"]) - dt.timedelta(hours=12)).date()
+
+
+def first_company_day(sandbox: GongSandbox, config: dict[str, Any]) -> dt.date:
+    """The company day that holds start_date."""
+    return instant(config["start_date"]).astimezone(ZoneInfo(sandbox.settings.time_zone)).date()
+
+
+def latest_day_anywhere(now: dt.datetime) -> dt.date:
+    """The current day at UTC+14, the first zone on Earth to start a day."""
+    return (now + dt.timedelta(hours=14)).date()
 
 
 # -- every stream ---------------------------------------------------------------------------
@@ -156,12 +168,14 @@ def test_answered_scorecards_backfill_reads_every_review_up_to_now_in_month_requ
         assert_as_gong_sent(record, sent[review_id], review_id)
 
     today = sandbox.company_today()
+    # Synced before interaction_stats learns the zone: up to the current day anywhere.
+    latest_today = latest_day_anywhere(sandbox.now())
     asked = filters(sandbox, ANSWERED_PATH)
     windows = sorted({(f["reviewFromDate"], f["reviewToDate"]) for f in asked})
-    days = (today + ONE_DAY - first_day(config)).days
+    days = (latest_today + ONE_DAY - first_day(config)).days
     assert len(windows) == math.ceil(days / DAYS_PER_REQUEST)
     assert windows[0][0] == first_day(config).isoformat()
-    assert windows[-1][1] == (today + ONE_DAY).isoformat()  # the current day included
+    assert windows[-1][1] == (latest_today + ONE_DAY).isoformat()  # the current day included
     # The current day is still filling up: the bookmark is the last finished day.
     assert run.bookmark("answered_scorecards") == (today - ONE_DAY).isoformat()
 
@@ -214,7 +228,7 @@ def test_answered_scorecards_next_run_brings_edits_in_the_lookback_and_later_rev
 def expected_activity(sandbox: GongSandbox, config: dict[str, Any]) -> dict[tuple, dict]:
     """Gong's day-by-day entries keyed like the stream: (userId, company day)."""
     expected = {}
-    day = first_day(config)
+    day = first_company_day(sandbox, config)
     while day < sandbox.company_today():
         for user in sandbox.user_activity(day):
             for day_stats in user["userDailyActivityStats"]:
@@ -285,12 +299,13 @@ def test_user_activity_resumes_after_the_lookback_days(tmp_path: Path) -> None:
         assert second.returncode == 0, second.stderr
         today = sandbox.company_today()
         new_filters = filters(sandbox, ACTIVITY_PATH, since=requests_before)
-        # The bookmark's day again (lookback 1), and the two days finished since.
+        # Two days on, a late-data re-read is due: from the company day 7 days before the
+        # previous run (tap_gong/late_data.py), up to the days finished since.
         assert [(f["fromDate"], f["toDate"]) for f in new_filters] == [
-            ((today - 3 * ONE_DAY).isoformat(), today.isoformat())
+            ((today - 9 * ONE_DAY).isoformat(), today.isoformat())
         ]
         days = {r["fromDate"] for r in second.records("user_activity")}
-        assert days <= {(today - n * ONE_DAY).isoformat() for n in (1, 2, 3)}
+        assert days <= {(today - n * ONE_DAY).isoformat() for n in range(1, 10)}
         assert second.bookmark("user_activity") == (today - ONE_DAY).isoformat()
 
 
@@ -300,14 +315,14 @@ def test_company_days_reach_the_company_today_but_never_beyond_it(
     zone: str, utc_hour: int, tmp_path: Path
 ) -> None:
     now = dt.datetime(2024, 3, 10, utc_hour, 30, tzinfo=dt.timezone.utc)
-    earliest_today = (now - dt.timedelta(hours=12)).date()  # the day at UTC-12
     with GongSandbox(sandbox_settings(now=now, time_zone=zone, days=5, calls=200)) as sandbox:
         config = tap_config(sandbox)
         today = sandbox.company_today()
         first = run_tap(config, tmp_path, streams=COACHING_AND_ZONE)
         # The SDK syncs streams by name: answered_scorecards runs before interaction_stats
-        # has learned the zone, so on a first run it reads up to the day at UTC-12 only.
+        # has learned the zone, so on a first run it reads up to the day at UTC+14.
         first_reviews = filters(sandbox, ANSWERED_PATH)
+        second_run_from = len(sandbox.requests)
         second = run_tap(config, tmp_path, state=first.final_state, streams=COACHING_AND_ZONE)
 
         for run in (first, second):
@@ -319,10 +334,11 @@ def test_company_days_reach_the_company_today_but_never_beyond_it(
         # day too for reviews once the zone is known.
         assert max(f["toDate"] for f in filters(sandbox, ACTIVITY_PATH)) == today.isoformat()
         assert (
-            max(f["reviewToDate"] for f in first_reviews) == (earliest_today + ONE_DAY).isoformat()
+            max(f["reviewToDate"] for f in first_reviews)
+            == (latest_day_anywhere(now) + ONE_DAY).isoformat()
         )
-        last_review_day = max(f["reviewToDate"] for f in filters(sandbox, ANSWERED_PATH))
-        assert last_review_day == (today + ONE_DAY).isoformat()
+        second_reviews = filters(sandbox, ANSWERED_PATH, since=second_run_from)
+        assert max(f["reviewToDate"] for f in second_reviews) == (today + ONE_DAY).isoformat()
         assert second.bookmark("answered_scorecards") == (today - ONE_DAY).isoformat()
         assert {(r["userId"], r["fromDate"]) for r in first.records("user_activity")} == set(
             expected_activity(sandbox, config)
@@ -353,8 +369,9 @@ def test_without_a_known_company_zone_days_wait_until_over_everywhere(
         assert (
             max(f["toDate"] for f in filters(sandbox, ACTIVITY_PATH)) == earliest_today.isoformat()
         )
+        # Gong accepts a future reviewToDate: reviews read up to the current day anywhere.
         last_review_day = max(f["reviewToDate"] for f in filters(sandbox, ANSWERED_PATH))
-        assert last_review_day == (earliest_today + ONE_DAY).isoformat()
+        assert last_review_day == (latest_day_anywhere(now) + ONE_DAY).isoformat()
 
 
 def test_request_budget_spent_before_a_settings_list_is_a_planned_stop(tmp_path: Path) -> None:
@@ -393,8 +410,37 @@ def test_days_gong_says_are_not_over_are_left_for_the_next_run(tmp_path: Path) -
         )
 
         assert run.returncode == 0, run.stderr
-        assert sandbox.counters()["400"] == 2  # one window of each stream
+        # Gong accepts a future reviewToDate: only the activity window is refused.
+        assert sandbox.counters()["400"] == 1
         warnings = [line for line in run.stderr.splitlines() if "WARNING" in line]
-        assert sum("is not over yet" in line for line in warnings) == 2
-        for stream in ("answered_scorecards", "user_activity"):
-            assert "replication_key_value" not in run.final_state["bookmarks"][stream]
+        assert sum("is not over yet" in line for line in warnings) == 1
+        assert "replication_key_value" not in run.final_state["bookmarks"]["user_activity"]
+        assert run.records("answered_scorecards")
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])  # UTC+14, UTC-12
+def test_a_first_run_reads_every_review_from_start_date_to_now_in_any_company_zone(
+    zone: str, tmp_path: Path
+) -> None:
+    # 23:30 on the 10th at UTC+14, 21:30 on the 8th at UTC-12.
+    now = dt.datetime(2024, 3, 10, 9, 30, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2024, 3, 6, 0, 30, tzinfo=dt.timezone.utc)  # 12:30 on the 5th at UTC-12
+    with GongSandbox(sandbox_settings(now=now, time_zone=zone, days=6, calls=400)) as sandbox:
+        config = tap_config(sandbox, start_date=start.isoformat())
+
+        run = run_tap(config, tmp_path, streams=("answered_scorecards",))
+
+        assert run.returncode == 0, run.stderr
+        since_start = {
+            str(review["answeredScorecardId"]): review
+            for review in sandbox.answered_scorecards()
+            if instant(review["reviewTime"]) >= start
+        }
+        today = sandbox.company_today()
+        reviewed_today = {
+            str(review["answeredScorecardId"])
+            for review in sandbox.answered_scorecards(review_from=today)
+        }
+        assert reviewed_today
+        records = keyed(run.records("answered_scorecards"), "answeredScorecardId")
+        assert set(since_start) | reviewed_today <= {key for (key,) in records}

@@ -152,6 +152,22 @@ def test_day_gong_says_is_not_over_is_left_for_the_next_run(
     assert run.bookmark("interaction_stats") == last_complete_day.isoformat()
 
 
+def test_a_400_about_to_date_for_a_day_long_over_stops_the_run_with_gongs_words(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    # The tap's clock two days ahead of Gong's: Gong refuses a day that is over for the
+    # tap too, which no later run would fix.
+    ahead = (sandbox.now() + dt.timedelta(days=2)).isoformat()
+
+    run = run_tap(tap_config(sandbox, end_date=ahead), tmp_path)
+
+    assert run.returncode == 1
+    assert "toDate cannot be later than the current day" in run.stderr
+    assert "is not over yet" not in run.stderr
+    last_day_gong_accepts = sandbox.company_today() - dt.timedelta(days=1)
+    assert run.bookmark("interaction_stats") == last_day_gong_accepts.isoformat()
+
+
 def test_answer_slower_than_the_read_timeout_is_retried(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:

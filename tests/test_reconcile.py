@@ -1,4 +1,5 @@
-"""reconcile_every_days: the call streams re-read their history; versions say what is gone.
+"""reconcile_every_days: the call streams and answered scorecards re-read their history;
+versions say what is gone.
 
 Every record carries its stream's table version in every run; ACTIVATE_VERSION goes out
 only after the last record of a complete re-read, so a target never marks rows deleted
@@ -219,3 +220,39 @@ def test_a_reconcile_state_the_tap_did_not_write_is_refused_in_one_line(
         "the state the tap emitted, or no state to start from start_date."
     )
     assert "Traceback" not in broken.stderr
+
+
+def test_a_reconcile_rereads_every_answered_scorecard_and_activates_their_version(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    reviews = ("answered_scorecards",)
+    backfill = run_tap(tap_config(sandbox), tmp_path, streams=reviews)
+    first_review, *_ = sandbox.answered_scorecards()
+    sandbox.delete_calls([str(first_review["callId"])])  # its reviews go with it
+    # Answers changed two weeks after their review day: later than late-data re-reads look.
+    old_day = sandbox.company_today() - dt.timedelta(days=14)
+    old_review, *_ = sandbox.answered_scorecards(
+        review_from=old_day, review_to=old_day + dt.timedelta(days=1)
+    )
+    edited = sandbox.edit_answered_scorecard(old_review["answeredScorecardId"])
+    edited_id = str(edited["answeredScorecardId"])
+
+    normal = run_tap(tap_config(sandbox), tmp_path, backfill.final_state, streams=reviews)
+    reconcile = run_tap(
+        tap_config(sandbox, reconcile_every_days=0), tmp_path, normal.final_state, streams=reviews
+    )
+
+    assert reconcile.returncode == 0, reconcile.stderr
+    assert edited_id not in {r["answeredScorecardId"] for r in normal.records(reviews[0])}
+    records = {r["answeredScorecardId"]: r for r in reconcile.records(reviews[0])}
+    assert set(records) == {str(r["answeredScorecardId"]) for r in sandbox.answered_scorecards()}
+    assert str(first_review["answeredScorecardId"]) not in records
+    assert [a["score"] for a in records[edited_id]["answers"]] == [
+        a["score"] for a in edited["answers"]
+    ]
+    (version,) = record_versions(reconcile)[reviews[0]]
+    (backfill_version,) = record_versions(backfill)[reviews[0]]
+    assert version > backfill_version
+    assert activations(reconcile) == {reviews[0]: [version]}
+    kinds = [m["type"] for m in reconcile.messages if m.get("stream") == reviews[0]]
+    assert kinds[-1] == "ACTIVATE_VERSION"  # after every record

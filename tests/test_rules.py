@@ -13,7 +13,7 @@ import requests
 
 from tap_gong.answers import retry_after_seconds
 from tap_gong.sandbox import GongSandbox
-from tap_gong.windows import company_today, time_windows, utc_iso
+from tap_gong.windows import company_day, time_windows, utc_iso
 from tests.support import run_tap, tap_config
 
 UTC = dt.timezone.utc
@@ -58,7 +58,7 @@ def test_company_today_is_the_day_in_the_company_zone(
 ) -> None:
     now = dt.datetime.fromisoformat(utc_now.replace("Z", "+00:00"))
 
-    assert company_today(now, ZoneInfo(zone) if zone else None).isoformat() == today
+    assert company_day(now, ZoneInfo(zone) if zone else None).isoformat() == today
 
 
 def test_windows_cover_the_range_oldest_first_without_gaps() -> None:

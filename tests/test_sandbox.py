@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -110,6 +111,18 @@ def test_cursor_works_with_the_same_instants_written_differently(sandbox, http):
     same_filter = {"fromDateTime": "2024-01-31T16:00:00-08:00", "toDateTime": "2024-04-01T00:00Z"}
     answer = get_calls(http, sandbox, **same_filter, cursor=first_cursor(http, sandbox))
     assert answer.status_code == 200
+
+
+def test_cursor_older_than_its_lifetime_is_refused_with_a_400(sandbox, http):
+    sandbox.configure(cursor_ttl_seconds=0.2)
+    stale = first_cursor(http, sandbox)
+    time.sleep(0.3)
+    fresh = first_cursor(http, sandbox)
+
+    assert get_calls(http, sandbox, **WHOLE_RANGE, cursor=fresh).status_code == 200
+    answer = get_calls(http, sandbox, **WHOLE_RANGE, cursor=stale)
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == ["cursor has expired"]
 
 
 def test_tampered_cursor_is_rejected(sandbox, http):

@@ -376,12 +376,13 @@ def test_answered_scorecard_ids_are_json_numbers_in_the_raw_body(sandbox, http):
     assert not re.search(r'"answeredScorecardId":"', raw)
 
 
-def test_review_to_date_may_be_tomorrow_but_not_later(sandbox, http):
+def test_review_to_date_may_be_in_the_future(sandbox, http):
     today = sandbox.company_today()
     tomorrow = answered(http, sandbox, reviewToDate=(today + timedelta(days=1)).isoformat())
     later = answered(http, sandbox, reviewToDate=(today + timedelta(days=2)).isoformat())
     assert tomorrow.status_code == 200
-    assert later.status_code == 400
+    assert later.status_code == 200
+    assert later.json()["records"]["totalRecords"] == tomorrow.json()["records"]["totalRecords"]
 
 
 def test_no_answered_scorecards_answers_404_with_gongs_wording(sandbox, http):

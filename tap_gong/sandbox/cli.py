@@ -56,6 +56,12 @@ FLAGS: tuple[tuple[str, str, Any, str], ...] = (
         float,
         "close a keep-alive connection idle this many seconds; unset: never",
     ),
+    (
+        "--cursor-ttl",
+        "cursor_ttl_seconds",
+        float,
+        "refuse a page cursor older than this many seconds (a 400); unset: never",
+    ),
 )
 
 

@@ -471,10 +471,8 @@ class EndpointsMixin:
             days[name] = parse_day(value)
             if value is not None and days[name] is None:
                 errors.append(f"filter.{name} must be YYYY-MM-DD")
-        latest = self.company_today() + timedelta(days=1)
+        # Unlike the stats' `toDate`, Gong accepts a `reviewToDate` in the future.
         review_to = days["reviewToDate"]
-        if review_to is not None and review_to > latest:
-            errors.append(f"reviewToDate cannot be later than the next day ({latest})")
         method = scorecard_filter.get("reviewMethod")
         if method is not None and method not in REVIEW_METHODS:
             errors.append("filter.reviewMethod must be AUTOMATIC or MANUAL")

@@ -68,6 +68,9 @@ HTML_500_BODY = (
     b"<body><h1>Internal Server Error</h1></body></html>"
 )
 CURSOR_MISMATCH = "cursor does not match the request filter"
+# Gong's cursors are JWTs with an `exp`; the words of its 400 for an expired one are not
+# documented or observed (gong-api-beyond.md §5): these are the sandbox's.
+CURSOR_EXPIRED = "cursor has expired"
 COUNTER_NAMES = ("requests", "429", "5xx", "404", "400", "dropped", "truncated")
 # Past a second, an arrival no longer counts; kept a second longer for requests counted late.
 ARRIVALS_KEPT_SECONDS = 2.0
@@ -107,6 +110,8 @@ class SandboxSettings:
     latency_jitter_seconds: float = 0.0
     # A keep-alive connection idle this long is closed, as web servers do; None: never.
     idle_timeout_seconds: float | None = None
+    # A page cursor this many (real) seconds old is refused with a 400; None: never.
+    cursor_ttl_seconds: float | None = None
     late_calls: int = 0
     transcript_sentences: int = 24  # sentences in each call's transcript
     odd_payloads: bool = False  # undocumented values, fields and nulls; no `records` on one page
@@ -555,9 +560,15 @@ class GongSandbox(EndpointsMixin):
         `top_level` fields go next to the items; `freshness` is what besides the data set's
         version invalidates the cache (e.g. how many reviews the clock has revealed).
         """
-        offset = self._cursor_offset(cursor, digest)
-        if offset is None:
-            return error_reply(400, request_id, [CURSOR_MISMATCH])
+        offset = 0
+        if cursor:
+            content = self._cursor_content(cursor)
+            if content is None or content["filter"] != digest:
+                return error_reply(400, request_id, [CURSOR_MISMATCH])
+            ttl = self.settings.cursor_ttl_seconds
+            if ttl is not None and time.monotonic() - content["issued"] > ttl:
+                return error_reply(400, request_id, [CURSOR_EXPIRED])
+            offset = content["offset"]
         items = self._filter_results(digest, compute_items, freshness)
         if not items:
             return error_reply(404, request_id, [not_found])
@@ -596,19 +607,22 @@ class GongSandbox(EndpointsMixin):
         return _b64(hmac.new(self._cursor_key, payload.encode(), hashlib.sha256).digest()[:18])
 
     def _cursor(self, digest: str, offset: int) -> str:
-        payload = _b64(dumps({"filter": digest, "offset": offset}))
+        # Issued on the real clock: the sandbox's own may be frozen. It also makes every
+        # cursor new, as Gong's (a JWT with `exp`) are.
+        content = {"filter": digest, "offset": offset, "issued": round(time.monotonic(), 6)}
+        payload = _b64(dumps(content))
         return f"{payload}.{self._sign(payload)}"
 
-    def _cursor_offset(self, cursor: str | None, digest: str) -> int | None:
-        """The offset a cursor points at (0 without one); None if forged or from another filter."""
-        if not cursor:
-            return 0
+    def _cursor_content(self, cursor: str) -> dict[str, Any] | None:
+        """What a cursor says (its filter, offset, when it was issued); None if forged."""
         payload, _, signature = cursor.partition(".")
         if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
             return None
         # A valid signature means this sandbox wrote the payload, so it decodes cleanly.
-        content = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return content["offset"] if content["filter"] == digest else None
+        content: dict[str, Any] = json.loads(
+            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        )
+        return content
 
     def _authenticate(self, authorization: str | None) -> str | None:
         """The scheme of valid credentials ("basic" or "bearer"), "expired", else None."""

@@ -17,7 +17,7 @@ NOT_NEGATIVE = (
 )
 RATES = ("error_rate", "drop_rate", "truncate_rate")
 AT_LEAST_ONE_OR_NONE = ("requests_per_second", "daily_quota")
-POSITIVE_OR_NONE = ("idle_timeout_seconds",)
+POSITIVE_OR_NONE = ("idle_timeout_seconds", "cursor_ttl_seconds")
 # Each group of settings, what its values must be, and the check (None passes "when set").
 VALUE_RULES: tuple[tuple[tuple[str, ...], str, Callable[[Any], bool]], ...] = (
     (AT_LEAST_ONE, "must be at least 1", lambda v: v >= 1),

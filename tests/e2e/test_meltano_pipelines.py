@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tap_gong.late_data import LATE_DATA
 from tests.e2e.pipeline_scenario import (
     LOOKBACK,
     SANDBOX_NOW,
@@ -91,10 +92,11 @@ def test_scheduled_run_after_a_day_of_changes_brings_the_tables_back_equal_to_go
 
 def test_scheduled_run_continues_from_the_state_of_meltano_run(history):
     scheduled = history.scheduled_run
-    assert scheduled.earliest_calls_request() == SANDBOX_NOW - LOOKBACK
+    # A day after the first run: a late-data re-read, from 7 days before that run.
+    assert scheduled.earliest_calls_request() == SANDBOX_NOW - LATE_DATA
     stats_from = scheduled.earliest_stats_request()
-    assert stats_from is not None
-    assert stats_from >= history.changes.changed_day - LOOKBACK
+    zone = ZoneInfo(sandbox_settings().time_zone)
+    assert stats_from == (SANDBOX_NOW - LATE_DATA).astimezone(zone).date()
 
 
 @pytest.mark.parametrize("table", sorted(TABLE_KEYS))

@@ -1,0 +1,70 @@
+"""Gong's page cursors expire: a window whose cursor Gong refuses is read again, once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tap_gong.sandbox import GongSandbox
+from tests.support import (
+    TAP_TIMEOUT_SECONDS,
+    run_tap,
+    sandbox_settings,
+    tap_command,
+    tap_config,
+)
+
+CALLS_ONLY = ("calls",)
+
+
+def test_a_window_whose_cursor_expired_in_a_retry_after_hold_is_read_again_with_nothing_lost(
+    tmp_path: Path,
+) -> None:
+    settings = sandbox_settings(page_size=5, latency_seconds=0.05, retry_after_seconds=2)
+    with GongSandbox(settings) as sandbox:
+        sandbox.configure(cursor_ttl_seconds=1.0)
+        stderr = tmp_path / "stderr.txt"
+        with stderr.open("w") as log:
+            tap = subprocess.Popen(
+                tap_command(tap_config(sandbox), tmp_path, streams=CALLS_ONLY),
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+            assert tap.stdout is not None
+            lines = []
+            for line in tap.stdout:
+                lines.append(line)
+                if json.loads(line)["type"] == "RECORD":
+                    break
+            # Mid-window: the next request is held 2 s, past its cursor's lifetime.
+            sandbox.fail_next("429")
+            lines.extend(tap.stdout)
+            returncode = tap.wait(timeout=TAP_TIMEOUT_SECONDS)
+
+        messages = [json.loads(line) for line in lines]
+        assert returncode == 0, stderr.read_text()
+        counters = sandbox.counters()
+        assert counters["429"] == 1
+        assert counters["400"] >= 1
+        assert "cursor has expired" in stderr.read_text()
+        assert "again from its first page" in stderr.read_text()
+        records = [m["record"] for m in messages if m["type"] == "RECORD"]
+        assert {r["id"] for r in records} == {c["id"] for c in sandbox.calls()}
+        assert len(records) > len(sandbox.calls())  # the restarted pages came twice
+
+
+def test_a_window_gong_refuses_a_cursor_of_twice_stops_the_run_with_gongs_words(
+    tmp_path: Path,
+) -> None:
+    with GongSandbox(sandbox_settings(page_size=50, latency_seconds=0.05)) as sandbox:
+        sandbox.configure(cursor_ttl_seconds=0.01)  # every cursor expires before it is used
+
+        run = run_tap(tap_config(sandbox, max_concurrent_requests=1), tmp_path, streams=CALLS_ONLY)
+
+        assert run.returncode == 1
+        assert sandbox.counters()["400"] == 2  # the first page's cursor, then again
+        assert run.stderr.count("again from its first page") == 1
+        assert "cursor has expired" in run.stderr.splitlines()[-1]
+        assert "replication_key_value" not in run.final_state["bookmarks"].get("calls", {})
