@@ -414,8 +414,9 @@ class GongStream(RESTStream[str | None]):
 
         Gong's page cursors expire (each is a JWT with an `exp`; how soon, Gong does not
         say): a 400 to a request that carried one restarts the window from its first
-        page, once. Records of the pages read before come again (targets upsert them);
-        the bookmark moves only once the whole window is read, so none is lost.
+        page, again only once the window got further. Records of the pages read before
+        come again (targets upsert them); the bookmark moves only once the whole window
+        is read, so none is lost.
 
         Workers run this too. Of the SDK (streams/rest.py `_prepare_request`, `_request`)
         a worker runs only what is safe from several threads: its thread's requests
@@ -426,15 +427,18 @@ class GongStream(RESTStream[str | None]):
         """
         paginator = self.get_new_paginator()
         request = self.request_decorator(self._request)
-        restarted = False
+        # A cursor can expire again in a later wait (a worker holds one while the answers
+        # ahead fill up): a window restarts as often as it got further than the last time
+        # each time, so a cursor Gong refuses twice at the same page stops it.
+        page, refused_at = 0, 0
         while not paginator.finished:
             prepared = self._prepare_request(context=context, page=paginator)
             try:
                 answer = request(prepared, context)
             except CursorRefused as refused:
-                if restarted:
+                if page <= refused_at:
                     raise
-                restarted = True
+                page, refused_at = 0, page
                 self.logger.warning(
                     "%s: Gong refused a page cursor (it may have expired: %s); reading %s "
                     "again from its first page, so some of its records come twice.",
@@ -446,6 +450,7 @@ class GongStream(RESTStream[str | None]):
                 continue
             yield answer
             paginator.advance(answer)
+            page += 1
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:

@@ -55,6 +55,38 @@ def test_a_window_whose_cursor_expired_in_a_retry_after_hold_is_read_again_with_
         assert len(records) > len(sandbox.calls())  # the restarted pages came twice
 
 
+def test_a_window_whose_cursor_expires_again_further_on_is_read_again_each_time(
+    tmp_path: Path,
+) -> None:
+    settings = sandbox_settings(page_size=5, latency_seconds=0.05, retry_after_seconds=2)
+    with GongSandbox(settings) as sandbox:
+        sandbox.configure(cursor_ttl_seconds=1.0)
+        config = tap_config(sandbox, max_concurrent_requests=1, calls_window_days=30)
+        with subprocess.Popen(
+            tap_command(config, tmp_path, streams=CALLS_ONLY),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as tap:
+            assert tap.stdout is not None
+            records = []
+            for line in tap.stdout:
+                message = json.loads(line)
+                if message["type"] == "RECORD":
+                    records.append(message["record"])
+                    # On page 2, then on page 6 of the restarted window: each wait is held
+                    # 2 s, past its cursor's lifetime.
+                    if len(records) in (6, 10 + 26):
+                        sandbox.fail_next("429")
+            stderr = tap.stderr.read() if tap.stderr else ""
+            returncode = tap.wait(timeout=TAP_TIMEOUT_SECONDS)
+
+        assert returncode == 0, stderr
+        assert sandbox.counters()["429"] == 2
+        assert stderr.count("again from its first page") == 2
+        assert {r["id"] for r in records} == {c["id"] for c in sandbox.calls()}
+
+
 def test_a_window_gong_refuses_a_cursor_of_twice_stops_the_run_with_gongs_words(
     tmp_path: Path,
 ) -> None:
