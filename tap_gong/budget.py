@@ -11,10 +11,13 @@ streams after it. A list read whole (users, settings) is not cut by its share: a
 it would be read again next run.
 
 An equal share may still never be enough: the last stream may find nothing left, or a
-share may go entirely to the lookback's re-read. So a stream the budget stopped runs
-first in the next run, with its share doubled for each run in a row it was stopped
-(kept in its state as STOPPED_BY_BUDGET): every stream moves forward within a few runs,
-as long as the budget covers what a run re-reads at all.
+share may go entirely to the lookback's re-read. So a stream the budget stopped before
+it finished a single window (or its list) runs first in the next run, with its share
+doubled for each run in a row it was so stalled (kept in its state as
+STALLED_BY_BUDGET): every stream moves forward within a few runs, as long as the budget
+covers what a run re-reads at all. A stream the budget stopped after some progress runs
+last in the next run (CUT_BY_BUDGET), where it takes whatever the others leave: a long
+backfill or re-read beside cheap incremental streams then gets most of the budget.
 """
 
 from __future__ import annotations
@@ -26,27 +29,31 @@ from typing import Any
 from tap_gong.errors import RequestBudgetSpent
 from tap_gong.pacing import RequestPacer
 
-# The stream's state key: runs in a row the budget stopped it.
-STOPPED_BY_BUDGET = "stopped_by_budget"
+# The stream's state key: runs in a row the budget stopped it before any progress.
+STALLED_BY_BUDGET = "stalled_by_budget"
+# The stream's state key: the budget stopped it after some progress (it runs last).
+CUT_BY_BUDGET = "cut_by_budget"
 # At most this many doublings: a share never needs to outgrow the budget.
 MOST_DOUBLINGS = 10
 
 
-def runs_stopped_by_budget(stream_state: Mapping[str, Any]) -> int:
-    runs = stream_state.get(STOPPED_BY_BUDGET, 0)
+def runs_stalled_by_budget(stream_state: Mapping[str, Any]) -> int:
+    runs = stream_state.get(STALLED_BY_BUDGET, 0)
     return runs if isinstance(runs, int) else 0
 
 
 def streams_in_budget_order(
     streams: Mapping[str, Any], bookmarks: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
-    """The stream names, those the budget stopped most runs in a row first, else in order."""
+    """The stream names: those the budget stalled (most runs in a row first), the others,
+    then those it cut after some progress; each group in the SDK's order."""
     order = list(streams)
 
-    def stopped_most_first(name: str) -> tuple[int, int]:
-        return (-runs_stopped_by_budget(bookmarks.get(name, {})), order.index(name))
+    def budget_turn(name: str) -> tuple[int, bool, int]:
+        state = bookmarks.get(name, {})
+        return (-runs_stalled_by_budget(state), bool(state.get(CUT_BY_BUDGET)), order.index(name))
 
-    return sorted(order, key=stopped_most_first)
+    return sorted(order, key=budget_turn)
 
 
 class RequestShare:
@@ -67,6 +74,7 @@ class RequestShare:
         self._used_before = 0
         self._windows_in_flight = 0
         self._stopped = False
+        self._progressed = False
 
     def begin(self) -> None:
         """The stream's turn: its share of what the streams before it left."""
@@ -74,17 +82,20 @@ class RequestShare:
         if budget is None:
             return
         left = max(budget - self._pacer.requests_started, 0)
-        doublings = min(runs_stopped_by_budget(self._stream_state()), MOST_DOUBLINGS)
+        doublings = min(runs_stalled_by_budget(self._stream_state()), MOST_DOUBLINGS)
         self.limit = min(left, math.ceil(left / max(self._streams_left(), 1)) * 2**doublings)
         self._used_before = self._requests_used()
 
     def end(self, stopped_by_budget: bool) -> None:
-        """Remember in the stream's state whether the budget stopped it (for the next run)."""
+        """Remember in the stream's state whether the budget stalled it (for the next run)."""
         state = self._stream_state()
+        state.pop(CUT_BY_BUDGET, None)
+        if stopped_by_budget and not self._progressed:
+            state[STALLED_BY_BUDGET] = runs_stalled_by_budget(state) + 1
+            return
+        state.pop(STALLED_BY_BUDGET, None)
         if stopped_by_budget:
-            state[STOPPED_BY_BUDGET] = runs_stopped_by_budget(state) + 1
-        else:
-            state.pop(STOPPED_BY_BUDGET, None)
+            state[CUT_BY_BUDGET] = True
 
     def windows(self, windows: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
         """`windows` while the share allows starting another (each costs at least a request)."""
@@ -99,6 +110,7 @@ class RequestShare:
 
     def window_finished(self) -> None:
         self._windows_in_flight = max(self._windows_in_flight - 1, 0)
+        self._progressed = True
 
     def check_not_stopped(self) -> None:
         """Raises RequestBudgetSpent when the share, not the end of the range, ended the stream."""

@@ -830,26 +830,38 @@ class DateTimeWindowStream(WindowedStream):
     def parse_bookmark(self, value: str) -> dt.datetime:
         return parse_instant(value)
 
-    def reads_from(self) -> dt.datetime:
-        """Where this run's own windows start: the saved bookmark minus the rereads.
-
-        When a late-data re-read is due, from where it starts if that is earlier.
-        """
+    @cached_property
+    def fresh_from(self) -> dt.datetime:
+        """Where this run's new data starts: the saved bookmark minus the rereads."""
         start = self.settings.first_instant
         if (bookmark := self.saved_bookmark()) is not None:
-            rereads_from = bookmark - self.rereads()
-            if self.rereads_late_data:
-                rereads_from = min(rereads_from, self.late_data.reads_from(bookmark))
-            start = max(start, rereads_from)
+            start = max(start, bookmark - self.rereads())
         return start
+
+    def reads_from(self) -> dt.datetime:
+        """Where this run's own windows start: `fresh_from`, or a late-data re-read's start."""
+        if (bookmark := self.saved_bookmark()) is None or not self.rereads_late_data:
+            return self.fresh_from
+        late_from = self.late_data.resume_from(self.parse_bookmark)
+        late_from = late_from or self.late_data.reads_from(bookmark)
+        return max(self.settings.first_instant, min(self.fresh_from, late_from))
+
+    @cached_property
+    def own_spans(self) -> list[tuple[dt.datetime, dt.datetime]]:
+        """This run's own ranges: its new data first, then a late-data re-read before it.
+
+        New calls first, so that they arrive in this run even when a budget stops the
+        re-read (it goes on next run, `late_data_resume_from`).
+        """
+        spans = [(self.fresh_from, self.last_instant)]
+        if (start := self.reads_from()) < self.fresh_from:
+            spans.append((start, self.fresh_from))
+        return spans
 
     @override
     def windows(self) -> Iterator[Window]:
-        # The run's own windows first, so that new calls arrive during a long re-read.
-        spans = [
-            (self.reads_from(), self.last_instant),
-            self.reconciliation.range_to_reread(),
-        ]
+        # The run's own windows first, so that new calls arrive during a long reconcile.
+        spans = [*self.own_spans, self.reconciliation.range_to_reread()]
         for start, end in spans:
             for window in time_windows(start, end, self.window_length(start, end)):
                 yield {"fromDateTime": utc_iso(window.start), "toDateTime": utc_iso(window.end)}
@@ -892,10 +904,12 @@ class DateTimeWindowStream(WindowedStream):
     def window_bookmark(self, window: Window) -> str:
         start, end = parse_instant(window["fromDateTime"]), parse_instant(window["toDateTime"])
         self.reconciliation.window_read(start, end)
-        self.own_windows_read = self.own_windows_read or end == self.last_instant
+        self.own_windows_read = self.own_windows_read or end == self.own_spans[-1][1]
         published_until = self.last_instant - CALL_PROCESSING_ALLOWANCE
         bookmark = min(end, published_until)
         if (saved := self.saved_bookmark()) is not None:
+            if self.rereads_late_data and end < saved:
+                self.late_data.read_until(utc_iso(end))
             bookmark = max(bookmark, saved)  # a bookmark never moves back
         return utc_iso(bookmark)
 
@@ -962,6 +976,8 @@ class CompanyDayStream(WindowedStream):
         re-read ended after LATE_DATA before it. A state from before late-data re-reads
         stands in the day after the bookmark for the previous re-read.
         """
+        if (resume := self.late_data.resume_from(self.parse_bookmark)) is not None:
+            return resume
         stand_in = day_key(bookmark + ONE_DAY)
         return company_day(self.late_data.reads_from(stand_in), self.company_zone)
 
@@ -1071,6 +1087,8 @@ class CompanyDayStream(WindowedStream):
         # The last finished day, never the current one (still filling up).
         bookmark = min(end - ONE_DAY, self.company_today() - ONE_DAY)
         if (saved := self.saved_bookmark()) is not None:
+            if self.rereads_late_data and end - ONE_DAY < saved:
+                self.late_data.read_until(end.isoformat())
             bookmark = max(bookmark, saved)  # a re-read never moves it back
         return bookmark.isoformat()
 

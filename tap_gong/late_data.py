@@ -18,18 +18,24 @@ A stream's state keeps, next to its bookmark:
 - `late_data_reread_at`: the run end of its last complete late-data re-read (a backfill
   counts as one, from its first run);
 - `last_run_at`: the run end of its last run that read all its windows.
-Both move only once every window of the run is read: a run stopped early leaves the
-re-read due, and the next one starts it again from the same place.
+Both move only once every window of the run is read. A re-read a run did not finish (a
+budget, the quota, a kill) stays due and goes on where it stopped: `late_data_resume_from`
+keeps the start of its first window not yet read, so a re-read longer than a run's
+budget still ends, and the windows after it (new data) are reached.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 from singer_sdk.streams import Stream
 
 from tap_gong.errors import GongStateError
 from tap_gong.windows import parse_instant, utc_iso
+
+T = TypeVar("T")
 
 # How late Gong may publish or change data after its date; what is later needs a
 # reconcile (`reconcile_every_days`).
@@ -43,6 +49,7 @@ RUN_START_SLACK = dt.timedelta(hours=1)
 
 REREAD_AT = "late_data_reread_at"
 LAST_RUN_AT = "last_run_at"
+RESUME_FROM = "late_data_resume_from"
 
 
 class LateDataRereads:
@@ -55,7 +62,7 @@ class LateDataRereads:
     def is_due(self) -> bool:
         """Whether this run re-reads for late data (always when none is in the state)."""
         last = self._saved(REREAD_AT)
-        if last is None:
+        if last is None or RESUME_FROM in self.stream.stream_state:
             return True
         since_last = self.run_end - last
         since_previous_run = self.run_end - (self._saved(LAST_RUN_AT) or last)
@@ -71,6 +78,20 @@ class LateDataRereads:
         """
         return (self._saved(REREAD_AT) or bookmark) - LATE_DATA
 
+    def resume_from(self, parse: Callable[[str], T]) -> T | None:
+        """Where an unfinished re-read goes on (`parse`d as the stream's bookmarks), if one is."""
+        value = self.stream.stream_state.get(RESUME_FROM)
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except (TypeError, ValueError):
+            raise GongStateError.not_written_by_tap(self.stream.name, RESUME_FROM, value) from None
+
+    def read_until(self, resume_from: str) -> None:
+        """A window of the re-read is read: a run stopped after it goes on from `resume_from`."""
+        self.stream.stream_state[RESUME_FROM] = resume_from
+
     def backfill_started(self) -> None:
         """A backfill reads all there is now: the next re-read is due from here.
 
@@ -85,6 +106,7 @@ class LateDataRereads:
         state[LAST_RUN_AT] = utc_iso(self.run_end)
         if reread:
             state[REREAD_AT] = utc_iso(self.run_end)
+            state.pop(RESUME_FROM, None)
 
     def _saved(self, name: str) -> dt.datetime | None:
         value = self.stream.stream_state.get(name)

@@ -137,7 +137,7 @@ class TapGong(Tap):
             th.IntegerType(minimum=1),
             description="Stop (exit 0, state saved) after this many requests, leaving the "
             "rest of Gong's shared daily quota (10,000) to other integrations; shared evenly "
-            "between the streams, those it stopped going first next run. No cap if unset.",
+            "between the streams, those it stalled going first next run. No cap if unset.",
         ),
         th.Property(
             "max_retries",
@@ -402,7 +402,7 @@ def small_budget_warning(config: Mapping[str, Any], streams: list[Stream]) -> st
     return (
         f"max_requests_per_run={budget} is less than {FEWEST_REQUESTS_PER_STREAM} requests for "
         f"each of the {len(synced)} streams run in turn: each run moves only some of them "
-        "(those stopped go first next run). Raise it, or select fewer streams."
+        "(those it stalled go first next run). Raise it, or select fewer streams."
     )
 
 

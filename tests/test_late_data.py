@@ -176,3 +176,29 @@ def test_a_fortnight_of_twice_daily_runs_brings_all_late_data_within_a_day_at_a_
         assert without.arrived_within(stream, DAY) == 0, stream
     extra_per_day = with_rereads.requests_per_day - without.requests_per_day
     assert extra_per_day <= max(0.3 * without.requests_per_day, 20)
+
+
+def test_a_reread_longer_than_the_budget_goes_on_where_it_stopped_and_new_calls_come_first(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    backfill = run_tap(tap_config(sandbox), tmp_path, streams=("calls",))
+    sandbox.advance_clock(DAY)
+    late = [late_call(sandbox, days) for days in (6.5, 4.5, 2.5)]
+    (new,) = sandbox.add_calls(1, start=sandbox.now() - dt.timedelta(hours=2))
+    # Windows of a day, a request each: the 8-day re-read takes several runs of 3.
+    budget = {"max_requests_per_run": 3, "max_concurrent_requests": 1, "calls_window_days": 1}
+
+    runs = [
+        run_tap(tap_config(sandbox, **budget), tmp_path, backfill.final_state, streams=("calls",))
+    ]
+    while "stopped by the budget" in runs[-1].stderr and len(runs) < 8:
+        state = runs[-1].final_state
+        runs.append(run_tap(tap_config(sandbox, **budget), tmp_path, state, streams=("calls",)))
+
+    assert new["id"] in call_ids(runs[0], "calls")  # new calls first, before the re-read
+    assert 2 < len(runs) < 8  # each run goes on where the last one stopped
+    delivered = set().union(*(call_ids(r, "calls") for r in runs))
+    assert {call["id"] for call in late} <= delivered
+    final = runs[-1].final_state["bookmarks"]["calls"]
+    assert "late_data_resume_from" not in final
+    assert final["late_data_reread_at"] == sandbox.now().isoformat().replace("+00:00", "Z")

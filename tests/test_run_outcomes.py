@@ -240,6 +240,6 @@ def test_a_budget_too_small_for_every_stream_is_warned_about(tmp_path: Path) -> 
         assert run.returncode == 0, run.stderr
         assert (
             "max_requests_per_run=5 is less than 2 requests for each of the 9 streams run in "
-            "turn: each run moves only some of them (those stopped go first next run). Raise "
+            "turn: each run moves only some of them (those it stalled go first next run). Raise "
             "it, or select fewer streams."
         ) in run.stderr
