@@ -232,9 +232,11 @@ CALL_CONTENT_FIELDS = (
     "brief", "outline", "highlights", "callOutcome", "keyPoints",
 )  # fmt: skip
 CALL_INTERACTION_FIELDS = ("speakers", "video", "personInteractionStats", "questions")
+# The CRM links of the call and of each party, with their fields as they are now and as
+# they were at the time of the call.
+CRM_CONTEXT: dict[str, Any] = {"context": "Extended", "contextTiming": ["Now", "TimeOfCall"]}
 EVERY_CALL_DETAIL: dict[str, Any] = {
-    "context": "Extended",
-    "contextTiming": ["Now", "TimeOfCall"],
+    **CRM_CONTEXT,
     "exposedFields": {
         "parties": True,
         "content": dict.fromkeys(CALL_CONTENT_FIELDS, True),
@@ -242,8 +244,10 @@ EVERY_CALL_DETAIL: dict[str, Any] = {
         "collaboration": {"publicComments": True},
     },
 }
-# Enough for the child streams alone: the ids, starts and parties of the calls.
-PARTIES_ONLY: dict[str, Any] = {"exposedFields": {"parties": True}}
+# Enough for the child streams alone: the ids, starts and parties of the calls, the
+# parties with their CRM links (a participant's row is the same whether or not
+# call_details is selected).
+PARTIES_ONLY: dict[str, Any] = {**CRM_CONTEXT, "exposedFields": {"parties": True}}
 
 
 def call_id_and_start(call: dict) -> tuple[Any, Any]:
