@@ -198,21 +198,27 @@ class UserActivityStream(CompanyDayStream):
 
     def day_record(self, user: dict, day_stats: dict) -> dict:
         """One user's day: Gong's activity lists, each with its count, on the company day."""
-        day = self.company_day(day_stats["fromDate"])
+        day = self.company_day(day_stats.get("fromDate"))
         record = {
             **day_stats,
             "userId": user.get("userId"),
             "userEmailAddress": user.get("userEmailAddress"),
-            "fromDate": day.isoformat(),
-            "toDate": (day + ONE_DAY).isoformat(),
+            # No day, no key: the record is then not emitted (RecordShaper says so once).
+            "fromDate": day and day.isoformat(),
+            "toDate": day and (day + ONE_DAY).isoformat(),
         }
         for activity, count_column in self.count_columns.items():
             record[count_column] = len(day_stats.get(activity) or ())
         return record
 
-    def company_day(self, day_start: str) -> dt.date:
-        """The company day that starts at Gong's `fromDate` (an instant in the company's offset)."""
-        start = parse_instant(day_start)
+    def company_day(self, day_start: Any) -> dt.date | None:
+        """The company day that starts at Gong's `fromDate` (an instant in the company's
+        offset); None when it is not an instant.
+        """
+        try:
+            start = parse_instant(day_start)
+        except (AttributeError, ValueError):
+            return None
         zone = company_zone(self.company_zone_name)
         return (start.astimezone(zone) if zone else start).date()
 
