@@ -122,6 +122,19 @@ def test_a_range_sent_as_a_string_loads_as_an_integer() -> None:
     assert record["questions"][0]["maxRange"] == 5
 
 
+def test_a_question_keeps_its_created_updated_and_updater_with_instants_in_utc() -> None:
+    question = {"created": "2024-01-17T16:20:05-03:00", "updated": 1705519205, "updaterUserId": -1}
+
+    record = stream("scorecards").post_process({"scorecardId": "7", "questions": [question]})
+
+    assert record is not None
+    assert record["questions"][0] == {
+        "created": "2024-01-17T19:20:05Z",
+        "updated": "2024-01-17T19:20:05Z",
+        "updaterUserId": "-1",
+    }
+
+
 @pytest.mark.parametrize(
     ("field", "sent", "emitted"),
     [
