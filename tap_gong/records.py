@@ -34,8 +34,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tap_gong.windows import to_utc, utc_iso
 
@@ -88,11 +87,12 @@ def date_time_in_utc(value: Any) -> str:
     Raises:
         NotOfKind: when it is neither.
     """
-    if type(value) is str and (utc := offset_instant_in_utc(value)) is not None:
-        return utc
     try:
         utc_text = to_utc(value)
     except (TypeError, ValueError, OverflowError, OSError) as error:
+        # Python 3.10's fromisoformat refuses a fraction of other than 3 or 6 digits.
+        if type(value) is str and (utc := offset_instant_in_utc(value)) is not None:
+            return utc
         raise NotOfKind from error
     if utc_text is None:
         raise NotOfKind
@@ -170,8 +170,7 @@ def _silent_instants(value: Any, record: Mapping[str, Any]) -> Any:
 OMIT: Any = object()
 
 
-@dataclass(frozen=True)
-class FieldRule:
+class FieldRule(NamedTuple):
     """How a value under one schema is shaped: values of the `unchanged` Python types are
     emitted as they are (the common case, checked without a call), the others by `shape`.
     """
@@ -233,19 +232,21 @@ def field_rules(schema: Mapping[str, Any], path: str, report: Report) -> dict[st
 def object_rule(fields: dict[str, FieldRule], path: str, fallback: Any, report: Report) -> Rule:
     """Declared fields by their rules, the others searched for instants."""
 
+    field_of = fields.get
+
     def rule(value: Any, record: Mapping[str, Any]) -> Any:
         if type(value) is not dict:
             report(path, value, record, "object", fallback)
             return fallback
-        omitted = []
+        omitted = False
         for name, item in value.items():
-            field = fields.get(name, SILENT)
-            if type(item) not in field.unchanged:
-                value[name] = shaped = field.shape(item, record)
-                if shaped is OMIT:
-                    omitted.append(name)
-        for name in omitted:
-            del value[name]
+            unchanged, shape = field_of(name, SILENT)
+            if type(item) not in unchanged:
+                value[name] = shaped = shape(item, record)
+                omitted = omitted or shaped is OMIT
+        if omitted:
+            for name in [name for name, item in value.items() if item is OMIT]:
+                del value[name]
         return value
 
     return rule
@@ -260,9 +261,10 @@ def array_rule(schema: Mapping[str, Any], path: str, fallback: Any, report: Repo
             report(path, value, record, "array", fallback)
             return fallback
         omitted = False
+        unchanged, shape = item
         for index, element in enumerate(value):
-            if type(element) not in item.unchanged:
-                value[index] = shaped = item.shape(element, record)
+            if type(element) not in unchanged:
+                value[index] = shaped = shape(element, record)
                 omitted = omitted or shaped is OMIT
         if omitted:
             value[:] = [element for element in value if element is not OMIT]
