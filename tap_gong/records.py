@@ -9,12 +9,13 @@ its schema and applied here:
   lost: "5" or 5.0 to 5 for an integer, "2.5" to 2.5 for a number, 5 to "5" for a
   string (an int64 id keeps its exact digits, never passing through a float), true to
   "true", "true"/"false" to booleans. Anything else (an object for a string, "five" for
-  an integer, ...) is emitted as null, with one warning per stream and field a run
-  naming the first record it happened to. Every field but the primary key accepts null
-  (tests/test_conformance.py checks the schemas); a record whose primary key is missing
-  or unusable is not emitted, with the same one warning.
-- A declared `date-time` is emitted in UTC (`...Z`): an ISO-8601 instant with any offset,
-  or an epoch number in seconds or milliseconds; what does not parse is null as above.
+  an integer, ...) is emitted as null, or left out where the schema refuses null (an
+  item of a list of strings, say), with one warning per stream and field a run naming
+  the first record it happened to. A record whose primary key is missing or unusable is
+  not emitted, with the same one warning.
+- A declared `date-time` is emitted in UTC (`...Z`): ISO-8601 with any offset (none:
+  taken as UTC, as `windows.to_utc` reads it), or an epoch number in seconds or
+  milliseconds; what does not parse is null as above.
 - Where the schema says nothing (fields it does not declare inside objects, untyped
   values such as CRM field values), a string that is wholly an RFC 3339 date-time with
   a numeric offset (`2024-03-01T09:30:00-08:00`, seconds required, fraction optional)
@@ -63,9 +64,9 @@ class NotOfKind(ValueError):
 def offset_instant_in_utc(text: str) -> str | None:
     """The UTC form of an RFC 3339 instant with a numeric offset; None for any other text.
 
-    Parsed by hand rather than by `fromisoformat`, which on Python 3.10 rejects a
-    fraction of other than 3 or 6 digits. Digits beyond the microsecond are dropped
-    (no timestamp type of a warehouse keeps them).
+    The shape is checked here and the fraction cut or padded to microseconds before
+    `fromisoformat`, which on Python 3.10 accepts only 3 or 6 digits. Digits beyond the
+    microsecond are dropped (no warehouse timestamp keeps them).
     """
     if len(text) < SHORTEST_OFFSET_INSTANT or text[10] != "T" or text[-3] != ":":
         return None
