@@ -196,21 +196,27 @@ class UserActivityStream(CompanyDayStream):
 
     def day_record(self, user: dict, day_stats: dict) -> dict:
         """One user's day: Gong's activity lists, each with its count, on the company day."""
-        day = self.company_day(day_stats["fromDate"])
+        day = self.company_day(day_stats.get("fromDate"))
         record = {
             **day_stats,
             "userId": user.get("userId"),
             "userEmailAddress": user.get("userEmailAddress"),
-            "fromDate": day.isoformat(),
-            "toDate": (day + ONE_DAY).isoformat(),
+            # No day, no key: the record is then not emitted (RecordShaper says so once).
+            "fromDate": day and day.isoformat(),
+            "toDate": day and (day + ONE_DAY).isoformat(),
         }
         for activity, count_column in self.count_columns.items():
             record[count_column] = len(day_stats.get(activity) or ())
         return record
 
-    def company_day(self, day_start: str) -> dt.date:
-        """The company day that starts at Gong's `fromDate` (an instant in the company's offset)."""
-        start = parse_instant(day_start)
+    def company_day(self, day_start: Any) -> dt.date | None:
+        """The company day that starts at Gong's `fromDate` (an instant in the company's
+        offset); None when it is not an instant.
+        """
+        try:
+            start = parse_instant(day_start)
+        except (AttributeError, ValueError):
+            return None
         zone = self.company_zone
         return (start.astimezone(zone) if zone else start).date()
 
@@ -230,9 +236,11 @@ CALL_CONTENT_FIELDS = (
     "brief", "outline", "highlights", "callOutcome", "keyPoints",
 )  # fmt: skip
 CALL_INTERACTION_FIELDS = ("speakers", "video", "personInteractionStats", "questions")
+# The CRM links of the call and of each party, with their fields as they are now and as
+# they were at the time of the call.
+CRM_CONTEXT: dict[str, Any] = {"context": "Extended", "contextTiming": ["Now", "TimeOfCall"]}
 EVERY_CALL_DETAIL: dict[str, Any] = {
-    "context": "Extended",
-    "contextTiming": ["Now", "TimeOfCall"],
+    **CRM_CONTEXT,
     "exposedFields": {
         "parties": True,
         "content": dict.fromkeys(CALL_CONTENT_FIELDS, True),
@@ -240,8 +248,10 @@ EVERY_CALL_DETAIL: dict[str, Any] = {
         "collaboration": {"publicComments": True},
     },
 }
-# Enough for the child streams alone: the ids, starts and parties of the calls.
-PARTIES_ONLY: dict[str, Any] = {"exposedFields": {"parties": True}}
+# Enough for the child streams alone: the ids, starts and parties of the calls, the
+# parties with their CRM links (a participant's row is the same whether or not
+# call_details is selected).
+PARTIES_ONLY: dict[str, Any] = {**CRM_CONTEXT, "exposedFields": {"parties": True}}
 
 
 def call_id_and_start(call: dict) -> tuple[Any, Any]:

@@ -207,7 +207,9 @@ OFFSET_DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:
 
 
 def assert_as_gong_sent(emitted: Any, sent: Any, where: str = "") -> None:
-    """The emitted value is Gong's, at any depth: ids as their exact digits, instants in UTC."""
+    """The emitted value is Gong's, at any depth: ids as their exact digits, numbers as
+    numbers, instants in UTC.
+    """
     if isinstance(sent, dict):
         assert isinstance(emitted, dict), where
         assert emitted.keys() == sent.keys(), where
@@ -223,6 +225,8 @@ def assert_as_gong_sent(emitted: Any, sent: Any, where: str = "") -> None:
         assert instant(emitted) == instant(sent), (where, emitted)
     elif isinstance(sent, int) and not isinstance(sent, bool) and isinstance(emitted, str):
         assert emitted == str(sent), where  # an id: the exact digits
+    elif isinstance(sent, str) and type(emitted) is int:
+        assert emitted == int(sent), where  # a number Gong sent as a string (scorecard ranges)
     else:
         assert emitted == sent, (where, emitted, sent)
         assert type(emitted) is type(sent), (where, emitted, sent)

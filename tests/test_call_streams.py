@@ -104,19 +104,28 @@ def test_participants_are_one_row_per_party_from_the_same_requests_as_call_detai
     assert run.final_state["bookmarks"]["call_participants"] == {}, "no state per call"
 
 
-def test_participants_selected_alone_still_arrive_and_keep_the_listing_bookmark(
+def test_participants_selected_alone_are_the_same_rows_crm_links_included_and_keep_the_bookmark(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
-    run = run_selected(sandbox, tmp_path, ("call_participants",))
+    alone = run_selected(sandbox, tmp_path, ("call_participants",))
+    with_details = run_selected(sandbox, tmp_path, ("call_details", "call_participants"))
 
-    expected = {
-        (c["metaData"]["id"], p["id"]) for c in sandbox.call_details() for p in c.get("parties", [])
+    def rows(run: TapRun) -> dict[tuple[str, str], dict]:
+        return {(r["callId"], r["id"]): r for r in run.records("call_participants")}
+
+    assert rows(alone) == rows(with_details)
+    timings = {
+        crm_object["timing"]
+        for row in rows(alone).values()
+        for link in row.get("context") or []
+        for crm_object in link["objects"]
+        if crm_object.get("fields")
     }
-    assert {(r["callId"], r["id"]) for r in run.records("call_participants")} == expected
-    assert run.records("call_details") == []
+    assert timings == {"Now", "TimeOfCall"}, "the parties' CRM links come with their fields"
+    assert alone.records("call_details") == []
     bodies = [json_body(r) for r in sandbox.requests if r.path == EXTENSIVE]
-    assert all(body["contentSelector"] == {"exposedFields": {"parties": True}} for body in bodies)
-    assert run.bookmark("call_details")  # where the next run resumes
+    assert {"exposedFields": {"parties": True}}.items() <= bodies[0]["contentSelector"].items()
+    assert alone.bookmark("call_details")  # where the next run resumes
 
 
 def test_transcripts_arrive_once_per_call_with_its_start_at_one_request_per_page_of_calls(

@@ -1,12 +1,17 @@
-"""The wheel alone runs the tap: a plain `pip install .` into a fresh virtualenv."""
+"""The wheel alone runs the tap: a plain `pip install .` into a fresh virtualenv, on this
+Python and on the lowest and newest supported ones (3.10, 3.13) where they are installed.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
-import venv
+import sys
 from pathlib import Path
+
+import pytest
 
 from tap_gong.sandbox import GongSandbox
 from tests.support import tap_config
@@ -14,13 +19,47 @@ from tests.support import tap_config
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Only what the wheel installed may be imported: no PYTHONPATH pointing into the checkout.
 CLEAN_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+# The ends of `requires-python` and the classifiers in pyproject.toml.
+LOWEST_AND_NEWEST = ("3.10", "3.13")
+PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 
 
+def interpreter(version: str) -> str | None:
+    """A `python<version>` that runs: pyenv's (newest patch first), else one on PATH."""
+    candidates = [
+        str(path / "bin" / f"python{version}")
+        for path in sorted(PYENV_VERSIONS.glob(f"{version}.*"), reverse=True)
+    ]
+    candidates.append(shutil.which(f"python{version}") or "")
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return candidate
+    return None
+
+
+def python_under_test(version: str | None) -> str:
+    if version is None:
+        return sys.executable
+    found = interpreter(version)
+    if found is None:
+        pytest.skip(f"no Python {version} here (looked in {PYENV_VERSIONS} and on PATH)")
+    return found
+
+
+@pytest.mark.parametrize("version", [None, *LOWEST_AND_NEWEST], ids=["this", *LOWEST_AND_NEWEST])
 def test_plain_install_into_a_fresh_virtualenv_runs_both_streams(
-    sandbox: GongSandbox, tmp_path: Path
+    version: str | None, sandbox: GongSandbox, tmp_path: Path
 ) -> None:
     env_dir = tmp_path / "fresh-venv"
-    venv.create(env_dir, with_pip=True)
+    subprocess.run(
+        [python_under_test(version), "-m", "venv", env_dir], check=True, timeout=120, env=CLEAN_ENV
+    )
     python = env_dir / "bin" / "python"
     subprocess.run(
         [python, "-m", "pip", "install", "--quiet", str(PROJECT_ROOT)],

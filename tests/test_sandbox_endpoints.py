@@ -192,6 +192,17 @@ def test_parties_speaker_ids_are_the_transcripts_and_internal_parties_are_users(
         assert all("userId" not in party for party in parties if party not in internal)
 
 
+def test_parties_carry_their_crm_links_only_when_the_selector_asks_for_context(sandbox, http):
+    def parties(selector):
+        return [p for item in extensive(http, sandbox, selector) for p in item.get("parties", [])]
+
+    assert not any("context" in party for party in parties({"exposedFields": {"parties": True}}))
+    extended = {"context": "Extended", "exposedFields": {"parties": True}}
+    linked = [party["context"] for party in parties(extended) if "context" in party]
+    assert linked
+    assert all(crm_object["fields"] for links in linked for crm_object in links[0]["objects"])
+
+
 def test_call_trackers_join_the_keyword_trackers(sandbox):
     tracker_ids = {tracker["trackerId"] for tracker in sandbox.trackers()}
     call_trackers = [

@@ -40,7 +40,9 @@ Event = tuple[str, int, str]  # (user id, epoch second, kind)
 
 
 def _roll(call: Call, kind: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"{call.id}:{kind}".encode(), digest_size=4).digest())
+    return int.from_bytes(
+        hashlib.blake2b(f"{call.id}:{kind}".encode(), digest_size=4).digest(), "big"
+    )
 
 
 class Activity:

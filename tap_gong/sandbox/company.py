@@ -29,6 +29,8 @@ KEYWORD_TRACKERS = (
 )
 SMART_TRACKERS = ("Objection handling", "Pain points")
 AVATAR_EMAIL = "gong.support.avatar@gong.io"
+# The updaterUserId live Gong gives what it provisioned itself.
+GONG_PROVISIONED = "-1"
 OUTBOUND_CALLS_QUERY = '{"type":"And","filters":[{"type":"CallDirection","terms":["Outbound"]}]}'
 
 
@@ -213,8 +215,8 @@ class Company:
                     "isOverall": True,
                     "questionType": "RANGE",
                     "answerGuide": "1: poorly, 5: a model call",
-                    "minRange": 1,
-                    "maxRange": 5,
+                    "minRange": "1",
+                    "maxRange": "5",
                     "answerOptions": None,
                 }
             ),
@@ -240,7 +242,7 @@ class Company:
                     "questionRevisionId": int64_id(rng),
                     "questionText": "What should the rep do differently?",
                     "isOverall": False,
-                    "questionType": "TEXT",
+                    "questionType": "OPEN",
                     "answerGuide": "",
                     "minRange": None,
                     "maxRange": None,
@@ -259,6 +261,16 @@ class Company:
             "reviewMethod": method,
             "questions": [question.payload for question in questions],
         }
+        # As live Gong sends them (unlike its spec): ranges as strings (above), and each
+        # question's own created, updated and updaterUserId ("-1": Gong provisioned it).
+        for question in questions:
+            question.payload.update(
+                created=payload["created"],
+                updated=payload["updated"],
+                updaterUserId=(
+                    GONG_PROVISIONED if method == "AUTOMATIC" else str(payload["updaterUserId"])
+                ),
+            )
         return Scorecard(payload, questions)
 
     def users(self, include_avatars: bool) -> list[dict[str, Any]]:

@@ -132,7 +132,7 @@ class Reviews:
         if not_applicable:
             return answer
         if question.question_type == "RANGE":
-            answer["score"] = rng.randint(payload["minRange"], payload["maxRange"])
+            answer["score"] = rng.randint(int(payload["minRange"]), int(payload["maxRange"]))
         elif question.question_type == "SINGLE_SELECT":
             answer["selectedOptions"] = [str(rng.choice(payload["answerOptions"])["id"])]
         else:

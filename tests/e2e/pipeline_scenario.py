@@ -364,8 +364,9 @@ def table_differences(
 def same_value(loaded: Any, expected: Any) -> bool:
     """Equal, and of the same kind: a boolean is not 0/1, a number is not its text.
 
-    Inside JSON columns an instant is the same one in UTC (`...Z`), and a number Gong
-    sends where the schema declares an id is its exact digits."""
+    Inside JSON columns an instant is the same one in UTC (`...Z`), a number Gong
+    sends where the schema declares an id is its exact digits, and a number Gong sends
+    as a string where the schema declares an integer (scorecard ranges) is that integer."""
     if isinstance(expected, dict):
         return (
             isinstance(loaded, dict)
@@ -382,6 +383,8 @@ def same_value(loaded: Any, expected: Any) -> bool:
         return loaded.endswith("Z") and utc_naive(loaded) == utc_naive(expected)
     if isinstance(expected, int) and not isinstance(expected, bool) and isinstance(loaded, str):
         return loaded == str(expected)
+    if isinstance(expected, str) and type(loaded) is int:
+        return str(loaded) == expected
     return (
         loaded == expected
         and isinstance(loaded, bool) == isinstance(expected, bool)
