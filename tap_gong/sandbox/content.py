@@ -495,6 +495,16 @@ class CallContent:
             if with_occurrences:
                 smart["occurrences"] = occurrences
             trackers.append(smart)
+        # Gong lists trackers that did not fire too, with a count of 0.
+        silent = next(t for t in self._company.trackers(call.workspace_id) if t not in keyword)
+        entry = {
+            "id": silent["trackerId"],
+            "name": silent["trackerName"],
+            "count": 0,
+            "type": "KEYWORD",
+            "phrases": [],
+        }
+        trackers.append({**entry, "occurrences": []} if with_occurrences else entry)
         return trackers
 
     @staticmethod
