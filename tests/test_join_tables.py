@@ -53,37 +53,32 @@ def keyed(records: list[dict], *key: str) -> dict[tuple, dict]:
     return by_key
 
 
+Selected = tuple[GongSandbox, TapRun, Counter[str]]
+
+
+def run_selecting(streams: tuple[str, ...], factory: pytest.TempPathFactory) -> Iterator[Selected]:
+    """One run of a company of 3 workspaces with `streams` selected, and what it asked."""
+    with GongSandbox(sandbox_settings(workspaces=3)) as sandbox:
+        run = run_tap(tap_config(sandbox), factory.mktemp("run"), streams=streams)
+        assert run.returncode == 0, run.stderr[-2000:]
+        yield sandbox, run, requests_per_path(sandbox)
+
+
 @pytest.fixture(scope="module")
-def with_parents(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[GongSandbox, TapRun, Counter[str]]]:
+def with_parents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Selected]:
     """The children with their parents selected, and the library: one run."""
-    with GongSandbox(sandbox_settings(workspaces=3)) as sandbox:
-        run = run_tap(
-            tap_config(sandbox),
-            tmp_path_factory.mktemp("with-parents"),
-            streams=(*CHILDREN, *PARENTS, *LIBRARY, "workspaces"),
-        )
-        assert run.returncode == 0, run.stderr[-2000:]
-        yield sandbox, run, requests_per_path(sandbox)
+    yield from run_selecting((*CHILDREN, *PARENTS, *LIBRARY, "workspaces"), tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def alone(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[GongSandbox, TapRun, Counter[str]]]:
+def alone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Selected]:
     """The children and the library selected without their parents."""
-    with GongSandbox(sandbox_settings(workspaces=3)) as sandbox:
-        run = run_tap(
-            tap_config(sandbox), tmp_path_factory.mktemp("alone"), streams=(*CHILDREN, *LIBRARY)
-        )
-        assert run.returncode == 0, run.stderr[-2000:]
-        yield sandbox, run, requests_per_path(sandbox)
+    yield from run_selecting((*CHILDREN, *LIBRARY), tmp_path_factory)
 
 
 @pytest.mark.parametrize("stream", [*CHILDREN, *LIBRARY])
 def test_records_are_valid_against_the_schema_the_tap_announces(
-    with_parents: tuple[GongSandbox, TapRun, Counter[str]], stream: str
+    with_parents: Selected, stream: str
 ) -> None:
     _, run, _ = with_parents
     assert run.records(stream)
@@ -91,7 +86,7 @@ def test_records_are_valid_against_the_schema_the_tap_announces(
 
 
 def test_crm_objects_are_one_row_per_object_and_timing_with_fields_of_every_json_kind(
-    with_parents: tuple[GongSandbox, TapRun, Counter[str]],
+    with_parents: Selected,
 ) -> None:
     sandbox, run, _ = with_parents
     expected = {
@@ -125,7 +120,7 @@ def test_crm_objects_are_one_row_per_object_and_timing_with_fields_of_every_json
 
 
 def test_call_trackers_are_the_trackers_that_fired_with_gongs_id_as_tracker_id(
-    with_parents: tuple[GongSandbox, TapRun, Counter[str]],
+    with_parents: Selected,
 ) -> None:
     sandbox, run, _ = with_parents
     listed = [
@@ -148,7 +143,7 @@ def test_call_trackers_are_the_trackers_that_fired_with_gongs_id_as_tracker_id(
 
 
 def test_scorecard_questions_are_one_row_per_question_revision_with_exact_string_ids(
-    with_parents: tuple[GongSandbox, TapRun, Counter[str]],
+    with_parents: Selected,
 ) -> None:
     sandbox, run, _ = with_parents
     expected = {
@@ -167,7 +162,7 @@ def test_scorecard_questions_are_one_row_per_question_revision_with_exact_string
 
 
 def test_answers_are_one_row_per_review_and_question_with_the_reviews_ids_and_time(
-    with_parents: tuple[GongSandbox, TapRun, Counter[str]],
+    with_parents: Selected,
 ) -> None:
     sandbox, run, _ = with_parents
     reviews = sandbox.answered_scorecards()
@@ -189,7 +184,7 @@ def test_answers_are_one_row_per_review_and_question_with_the_reviews_ids_and_ti
 
 
 def test_child_tables_cost_no_request_beyond_their_parents(
-    with_parents: tuple[GongSandbox, TapRun, Counter[str]], tmp_path: Path
+    with_parents: Selected, tmp_path: Path
 ) -> None:
     _, run, asked = with_parents
     with GongSandbox(sandbox_settings(workspaces=3)) as sandbox:
@@ -205,8 +200,8 @@ def test_child_tables_cost_no_request_beyond_their_parents(
 
 
 def test_children_selected_alone_arrive_the_same_and_their_parents_send_no_rows(
-    with_parents: tuple[GongSandbox, TapRun, Counter[str]],
-    alone: tuple[GongSandbox, TapRun, Counter[str]],
+    with_parents: Selected,
+    alone: Selected,
 ) -> None:
     _, together, _ = with_parents
     _, run, asked = alone
@@ -220,7 +215,7 @@ def test_children_selected_alone_arrive_the_same_and_their_parents_send_no_rows(
 
 
 def test_call_details_read_for_its_children_asks_gong_for_what_they_need_and_no_more(
-    alone: tuple[GongSandbox, TapRun, Counter[str]], tmp_path: Path
+    alone: Selected, tmp_path: Path
 ) -> None:
     sandbox, _, _ = alone
     selectors = [json_body(r)["contentSelector"] for r in sandbox.requests if r.path == EXTENSIVE]
@@ -253,7 +248,7 @@ def test_call_details_read_for_its_children_asks_gong_for_what_they_need_and_no_
 
 
 def test_library_folders_of_every_workspace_at_one_request_per_workspace_and_per_folder(
-    with_parents: tuple[GongSandbox, TapRun, Counter[str]],
+    with_parents: Selected,
 ) -> None:
     sandbox, run, asked = with_parents
     workspaces = [w["id"] for w in sandbox.workspaces()]
@@ -276,7 +271,7 @@ def test_library_folders_of_every_workspace_at_one_request_per_workspace_and_per
 
 
 def test_library_folder_calls_are_one_row_per_folder_and_call_with_the_calls_id_as_call_id(
-    with_parents: tuple[GongSandbox, TapRun, Counter[str]],
+    with_parents: Selected,
 ) -> None:
     sandbox, run, _ = with_parents
     folder_ids = [f["id"] for f in sandbox.library_folders()]
