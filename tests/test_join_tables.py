@@ -314,3 +314,17 @@ def test_a_missing_library_scope_fails_the_library_alone_and_workspaces_still_ar
         assert summary["workspaces"].startswith("  workspaces: finished")
         assert summary["library_folders"].startswith("  library_folders: failed")
         assert summary["library_folder_calls"].startswith("  library_folder_calls: stopped")
+
+
+def test_with_workspace_id_set_the_library_is_that_workspaces_only(tmp_path: Path) -> None:
+    with GongSandbox(sandbox_settings()) as sandbox:
+        workspace_id = sandbox.workspaces()[1]["id"]
+        run = run_tap(tap_config(sandbox, workspace_id=workspace_id), tmp_path, streams=LIBRARY)
+
+        assert run.returncode == 0, run.stderr[-2000:]
+        folders = run.records("library_folders")
+        assert {f["id"] for f in folders} == {
+            f["id"] for f in sandbox.library_folders(workspace_id)
+        }
+        assert {f["workspaceId"] for f in folders} == {workspace_id}
+        assert requests_per_path(sandbox)[FOLDERS_PATH] == 1
