@@ -238,10 +238,13 @@ def test_call_details_read_for_its_children_asks_gong_for_what_they_need_and_no_
     assert all(
         selector
         == {
+            # Participants keep their CRM links: the context comes with the parties.
+            "context": "Extended",
+            "contextTiming": ["Now", "TimeOfCall"],
             "exposedFields": {
                 "content": {"trackers": True, "trackerOccurrences": True},
                 "parties": True,
-            }
+            },
         }
         for selector in selectors
     )
