@@ -214,39 +214,38 @@ def test_children_selected_alone_arrive_the_same_and_their_parents_send_no_rows(
     assert run.bookmark("answered_scorecards")
 
 
+def selectors_asked(sandbox: GongSandbox) -> list[str]:
+    """The content selector of each call_details request, in JSON text (one per distinct)."""
+    return sorted(
+        {
+            json.dumps(json_body(r)["contentSelector"], sort_keys=True)
+            for r in sandbox.requests
+            if r.path == EXTENSIVE
+        }
+    )
+
+
+def selector(**parts: object) -> list[str]:
+    return [json.dumps(parts, sort_keys=True)]
+
+
+CRM_CONTEXT = {"context": "Extended", "contextTiming": ["Now", "TimeOfCall"]}
+TRACKERS = {"trackers": True, "trackerOccurrences": True}
+
+
 def test_call_details_read_for_its_children_asks_gong_for_what_they_need_and_no_more(
     alone: Selected, tmp_path: Path
 ) -> None:
     sandbox, _, _ = alone
-    selectors = [json_body(r)["contentSelector"] for r in sandbox.requests if r.path == EXTENSIVE]
-    assert selectors
-    assert all(
-        selector
-        == {
-            "context": "Extended",
-            "contextTiming": ["Now", "TimeOfCall"],
-            "exposedFields": {"content": {"trackers": True, "trackerOccurrences": True}},
-        }
-        for selector in selectors
-    )
+    assert selectors_asked(sandbox) == selector(**CRM_CONTEXT, exposedFields={"content": TRACKERS})
 
     sandbox.reset_log()
     run = run_tap(tap_config(sandbox), tmp_path, streams=("call_participants", "call_trackers"))
+
     assert run.returncode == 0, run.stderr[-2000:]
-    selectors = [json_body(r)["contentSelector"] for r in sandbox.requests if r.path == EXTENSIVE]
-    assert selectors
-    assert all(
-        selector
-        == {
-            # Participants keep their CRM links: the context comes with the parties.
-            "context": "Extended",
-            "contextTiming": ["Now", "TimeOfCall"],
-            "exposedFields": {
-                "content": {"trackers": True, "trackerOccurrences": True},
-                "parties": True,
-            },
-        }
-        for selector in selectors
+    # Participants keep their CRM links: the context comes with the parties.
+    assert selectors_asked(sandbox) == selector(
+        **CRM_CONTEXT, exposedFields={"content": TRACKERS, "parties": True}
     )
 
 
