@@ -350,9 +350,9 @@ class GongStream(RESTStream[str | None]):
             self._tap.log_run_summary()
 
     def family(self) -> list[str]:
-        """This stream and its page children, those selected: they end together."""
-        members = [self, *(c for c in self.child_streams if isinstance(c, PageChildStream))]
-        return [stream.name for stream in members if stream.selected]
+        """This stream and its page children (theirs too), those selected: they end together."""
+        own = [self.name] if self.selected else []
+        return own + [name for child in self.page_children() for name in child.family()]
 
     @contextlib.contextmanager
     def recording_how_it_ends(
@@ -405,7 +405,7 @@ class GongStream(RESTStream[str | None]):
     def requests_of_stream(self) -> int:
         """Requests started for this stream and its children (whose requests it makes)."""
         children = (c for c in self.child_streams if isinstance(c, GongStream))
-        return self.requests_sent + sum(child.requests_sent for child in children)
+        return self.requests_sent + sum(child.requests_of_stream() for child in children)
 
     # Pages.
 
@@ -466,7 +466,10 @@ class GongStream(RESTStream[str | None]):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
-        yield from extract_jsonpath(self.records_jsonpath, gong_body(response))
+        # One page of Gong's items: the page children's records first, then this stream's.
+        page = list(extract_jsonpath(self.records_jsonpath, gong_body(response)))
+        self.sync_page_children(page)
+        yield from page
 
     @override
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
@@ -482,20 +485,60 @@ class GongStream(RESTStream[str | None]):
         # line each time): children get whole pages from `sync_page_children` instead.
         return ()
 
+    #: Whether a page child Gong refuses fails alone, this stream going on: only where no
+    #: bookmark has to wait for the child's records (a list read whole).
+    page_children_fail_alone: ClassVar[bool] = False
+
+    def page_children(self) -> list[PageChildStream]:
+        """This stream's page children that are selected, or have selected children."""
+        return [
+            child
+            for child in self.child_streams
+            if isinstance(child, PageChildStream)
+            and (child.selected or child.has_selected_descendents)
+        ]
+
+    def needs_of_page_children(self) -> dict[str, Any]:
+        """What the selected page children need in this stream's requests, merged."""
+        needs: dict[str, Any] = {}
+        for child in self.page_children():
+            needs = merged_needs(needs, child.needs_from_parent)
+        return needs
+
     def sync_page_children(self, page: list[dict]) -> None:
         """Hand one page of Gong's items to each selected `PageChildStream` of this stream."""
-        for child in self.child_streams:
-            if isinstance(child, PageChildStream) and (
-                child.selected or child.has_selected_descendents
-            ):
-                try:
-                    child.sync_page(page)
-                except (AbortedSyncFailedException, AbortedSyncPausedException):
-                    continue  # a child's record limit stops that child only, as in the SDK
+        for child in self.page_children():
+            if child.refused:
+                continue
+            try:
+                child.sync_page(page)
+            except (AbortedSyncFailedException, AbortedSyncPausedException):
+                continue  # a child's record limit stops that child only, as in the SDK
+            except StreamFailure as failure:
+                if not self.page_children_fail_alone:
+                    raise
+                child.refused = True
+                self.run.outcomes.failed(child.family(), failure, child.logger)
+
+
+def merged_needs(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two page children's needs of a request as one: objects merged, lists joined."""
+    merged = dict(first)
+    for name, value in second.items():
+        mine = merged.get(name)
+        if isinstance(mine, dict) and isinstance(value, dict):
+            merged[name] = merged_needs(mine, value)
+        elif isinstance(mine, list) and isinstance(value, list):
+            merged[name] = [*mine, *(item for item in value if item not in mine)]
+        else:
+            merged[name] = value
+    return merged
 
 
 class FullTableStream(GongStream):
     """A Gong list read whole on every run (users, workspaces, settings): no bookmark."""
+
+    page_children_fail_alone = True
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -517,6 +560,10 @@ class PageChildStream(GongStream):
     """
 
     is_sorted = False
+    #: What this child needs in its parent's requests (e.g. a part of call_details'
+    #: content selector): an unselected parent, read only for its children, asks Gong for
+    #: what they need merged, and no more.
+    needs_from_parent: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, tap: Tap, run: GongRun) -> None:
         super().__init__(tap, run)
@@ -524,6 +571,8 @@ class PageChildStream(GongStream):
         self.state_partitioning_keys = ()
         self.page: list[dict] = []
         self.schema_sent = False
+        #: Gong refused it, its parent going on (`page_children_fail_alone`): no more pages.
+        self.refused = False
         self.logger.addFilter(self.said_once_a_run)
 
     # What the SDK's sync() logs each time: here each page. Once a run is enough.

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from singer_sdk import SchemaDirectory, StreamSchema
@@ -113,6 +113,9 @@ class InteractionStatsStream(CompanyDayStream):
 
 # Coaching and activity: scorecards, their answers, daily user activity, trackers.
 
+# What each answer row keeps of its review (answered_scorecard_answers).
+REVIEW_KEYS = ("answeredScorecardId", "scorecardId", "callId", "reviewTime")
+
 # Company days per day-by-day request: Gong answers each day of a range separately.
 ACTIVITY_DAYS_PER_REQUEST = 30
 # Company days per answered-scorecards request: reviews are few, so a month is one page
@@ -129,6 +132,22 @@ class ScorecardsStream(FullTableStream):
     records_jsonpath = "$.scorecards[*]"
     schema = StreamSchema(SCHEMAS)
     required_scope = "api:settings:scorecards:read"
+
+
+class ScorecardQuestionsStream(PageChildStream):
+    """Every question of every scorecard revision, from the scorecards' answer."""
+
+    name = "scorecard_questions"
+    parent_stream_type = ScorecardsStream
+    primary_keys = ("scorecardId", "questionId", "questionRevisionId")
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:settings:scorecards:read"
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for scorecard in page:
+            for question in scorecard.get("questions") or []:
+                yield {"scorecardId": scorecard.get("scorecardId"), **question}
 
 
 class TrackersStream(FullTableStream):
@@ -164,6 +183,24 @@ class AnsweredScorecardsStream(CompanyDayStream):
     reads_current_day = True
     day_filter_names = ("reviewFromDate", "reviewToDate")
     reconciled = True
+
+
+class AnsweredScorecardAnswersStream(PageChildStream):
+    """Every answer to each question of each review, from answered_scorecards' answers."""
+
+    name = "answered_scorecard_answers"
+    parent_stream_type = AnsweredScorecardsStream
+    primary_keys = ("answeredScorecardId", "questionId")
+    replication_key = "reviewTime"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:stats:scorecards"
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for review in page:
+            of_review = {name: review.get(name) for name in REVIEW_KEYS}
+            for answer in review.get("answers") or []:
+                yield {**answer, **of_review}
 
 
 class UserActivityStream(CompanyDayStream):
@@ -248,10 +285,10 @@ EVERY_CALL_DETAIL: dict[str, Any] = {
         "collaboration": {"publicComments": True},
     },
 }
-# Enough for the child streams alone: the ids, starts and parties of the calls, the
-# parties with their CRM links (a participant's row is the same whether or not
-# call_details is selected).
-PARTIES_ONLY: dict[str, Any] = {**CRM_CONTEXT, "exposedFields": {"parties": True}}
+
+
+# What call_trackers keeps of each tracker hit, besides its id.
+TRACKER_HIT_FIELDS = ("name", "type", "count", "occurrences", "phrases")
 
 
 def call_id_and_start(call: dict) -> tuple[Any, Any]:
@@ -264,8 +301,9 @@ class CallDetailsStream(DateTimeWindowStream):
     """Every call with all its details (CallData), one record per call.
 
     Gong's /extensive filters on the call's start, so each call is in exactly one
-    window. Its pages also feed call_participants and call_transcripts (page children),
-    which is why it runs, unselected and asking Gong for less, when only they are selected.
+    window. Its pages also feed its page children (call_participants, call_transcripts,
+    call_crm_objects, call_trackers), which is why it runs, unselected and asking Gong
+    only for what they need, when only they are selected.
     """
 
     name = "call_details"
@@ -279,7 +317,8 @@ class CallDetailsStream(DateTimeWindowStream):
     @cached_property
     def content_selector(self) -> dict[str, Any]:
         if not self.selected:
-            return PARTIES_ONLY
+            # Read for its page children only: what they need (ids and starts always come).
+            return self.needs_of_page_children()
         if self.settings.call_details_media:
             exposed = {**EVERY_CALL_DETAIL["exposedFields"], "media": True}
             return {**EVERY_CALL_DETAIL, "exposedFields": exposed}
@@ -296,9 +335,7 @@ class CallDetailsStream(DateTimeWindowStream):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
-        page = list(super().parse_response(response))
-        self.sync_page_children(page)
-        for call in page:
+        for call in super().parse_response(response):
             call_id, started = call_id_and_start(call)
             yield {
                 "id": call_id,
@@ -317,6 +354,12 @@ class CallParticipantsStream(PageChildStream):
     replication_key = "started"
     schema = StreamSchema(SCHEMAS)
     required_scope = "api:calls:read:extensive"
+    # The parties with their CRM links: a row is the same whether or not call_details is
+    # selected.
+    needs_from_parent: ClassVar[dict[str, Any]] = {
+        **CRM_CONTEXT,
+        "exposedFields": {"parties": True},
+    }
 
     @override
     def records_of_page(self, page: list[dict]) -> Iterable[dict]:
@@ -360,6 +403,66 @@ class CallTranscriptsStream(PageChildStream):
         return post_body({"callIds": call_ids}, next_page_token)
 
 
+class CallCrmObjectsStream(PageChildStream):
+    """Every CRM object linked to a call, per timing, from call_details' answers.
+
+    Gong's `context[].objects[]`: one row per object and timing (`Now`, `TimeOfCall`),
+    its `fields` as sent (`[{name, value}]`, a value of any JSON kind).
+    """
+
+    name = "call_crm_objects"
+    parent_stream_type = CallDetailsStream
+    primary_keys = ("callId", "timing", "system", "objectType", "objectId")
+    replication_key = "started"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:calls:read:extensive"
+    needs_from_parent: ClassVar[dict[str, Any]] = CRM_CONTEXT
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for call in page:
+            call_id, started = call_id_and_start(call)
+            for link in call.get("context") or []:
+                for crm_object in link.get("objects") or []:
+                    yield {
+                        "callId": call_id,
+                        "timing": crm_object.get("timing"),
+                        "system": link.get("system"),
+                        "objectType": crm_object.get("objectType"),
+                        "objectId": crm_object.get("objectId"),
+                        "started": started,
+                        "fields": crm_object.get("fields"),
+                    }
+
+
+class CallTrackersStream(PageChildStream):
+    """Every tracker that fired on a call (a count above 0), from call_details' answers."""
+
+    name = "call_trackers"
+    parent_stream_type = CallDetailsStream
+    primary_keys = ("callId", "trackerId")
+    replication_key = "started"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:calls:read:extensive"
+    needs_from_parent: ClassVar[dict[str, Any]] = {
+        "exposedFields": {"content": {"trackers": True, "trackerOccurrences": True}}
+    }
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for call in page:
+            call_id, started = call_id_and_start(call)
+            for tracker in (call.get("content") or {}).get("trackers") or []:
+                if (tracker.get("count") or 0) > 0:
+                    fields = {name: tracker.get(name) for name in TRACKER_HIT_FIELDS}
+                    yield {
+                        "callId": call_id,
+                        "trackerId": tracker.get("id"),
+                        **fields,
+                        "started": started,
+                    }
+
+
 class UsersStream(FullTableStream):
     """Every Gong user (UserMetadata), read whole on every run."""
 
@@ -386,6 +489,61 @@ class WorkspacesStream(FullTableStream):
     required_scope = "api:workspaces:read"
 
 
+# The library: public folders of each workspace, and the calls in each folder.
+
+
+class LibraryFoldersStream(PageChildStream):
+    """Every public library folder of every workspace: one request per workspace.
+
+    A page child of `workspaces`, whose one request lists the workspaces (read, not
+    emitted, when only the library is selected). Read whole on every run.
+    """
+
+    name = "library_folders"
+    parent_stream_type = WorkspacesStream
+    path = "/v2/library/folders"
+    primary_keys = ("id",)
+    records_jsonpath = "$.folders[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:library:read"
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for workspace in page:
+            workspace_id = workspace.get("id")
+            if self.settings.workspace_id in (None, workspace_id):
+                for folder in self.request_records({"workspaceId": workspace_id}):
+                    yield {**folder, "workspaceId": workspace_id}
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return dict(context or {})
+
+
+class LibraryFolderCallsStream(PageChildStream):
+    """Every call in every library folder: one request per folder, read whole every run."""
+
+    name = "library_folder_calls"
+    parent_stream_type = LibraryFoldersStream
+    path = "/v2/library/folder-content"
+    primary_keys = ("folderId", "callId")
+    records_jsonpath = "$.calls[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:library:read"
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for folder in page:
+            folder_id = folder.get("id")
+            for call in self.request_records({"folderId": folder_id}):
+                fields = {name: value for name, value in call.items() if name != "id"}
+                yield {"folderId": folder_id, "callId": call.get("id"), **fields}
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return dict(context or {})
+
+
 # Every stream the tap offers; tap.py discovers these.
 STREAM_TYPES: tuple[type[GongStream], ...] = (
     CallsStream,
@@ -399,4 +557,10 @@ STREAM_TYPES: tuple[type[GongStream], ...] = (
     CallTranscriptsStream,
     UsersStream,
     WorkspacesStream,
+    CallCrmObjectsStream,
+    CallTrackersStream,
+    ScorecardQuestionsStream,
+    AnsweredScorecardAnswersStream,
+    LibraryFoldersStream,
+    LibraryFolderCallsStream,
 )

@@ -30,6 +30,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from singer_sdk.streams import Stream
+
 from tap_gong.sandbox import GongSandbox
 from tap_gong.streams import STREAM_TYPES
 from tests.e2e.pipeline_scenario import gong_records
@@ -90,9 +92,19 @@ class Scenario:
         return self.streams or ALL_STREAMS
 
 
+def run_with(stream_type: type[Stream]) -> str:
+    """The top-level stream a stream is read with: itself, or its parent's (page children)."""
+    while stream_type.parent_stream_type is not None:
+        stream_type = stream_type.parent_stream_type
+    return str(vars(stream_type)["name"])
+
+
+RUN_WITH = {vars(s)["name"]: run_with(s) for s in STREAM_TYPES}
+
+
 def families(streams: tuple[str, ...] | None) -> int:
-    """How many streams run in turn: the page children run with call_details."""
-    return len({"call_details" if s in PAGE_CHILDREN else s for s in streams or ALL_STREAMS})
+    """How many streams run in turn: the page children run with their parent."""
+    return len({RUN_WITH[s] for s in streams or ALL_STREAMS})
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios import Scenario, play
+from tests.scenarios import ALL_STREAMS, Scenario, play
 
 # A few drawn seeds covering every stream selection, a kill of each kind, a budget, the
 # quota and faults; and the seeds that once found a bug (each with what it found).
@@ -41,7 +41,10 @@ def test_a_budget_below_what_a_run_rereads_still_moves_every_stream_over_the_run
     # Found by seed 22 (before its budget draw was made to fit a run): with 9 requests
     # for 9 streams, interaction_stats spent its share on the lookback's day every run
     # and workspaces, last, never had one. Stopped streams now go first, with more.
-    scenario = dataclasses.replace(Scenario.draw(22), budget=9, kill=None)
+    # The library is left out: read whole, it needs 1 + 2 workspaces + 8 folders = 11
+    # requests in one run, more than 9 (a budget below a whole list never completes it).
+    streams = tuple(s for s in ALL_STREAMS if not s.startswith("library_"))
+    scenario = dataclasses.replace(Scenario.draw(22), streams=streams, budget=9, kill=None)
 
     problems = play(scenario, tmp_path, until_every_record_arrived=True)
 

@@ -403,7 +403,11 @@ class CallContent:
                 for name in rng.sample(TOPICS, 3)
             ]
         if "trackers" in asked and spoken:
-            content["trackers"] = self._trackers(call, cast, rng, "trackerOccurrences" in asked)
+            # Their own draws: the same trackers whatever else the request asks for.
+            trackers_rng = self._rng("trackers", call)
+            content["trackers"] = self._trackers(
+                call, cast, trackers_rng, "trackerOccurrences" in asked
+            )
         if not spoken or minutes < 3:
             return content  # Gong's AI parts need enough speech
         if "pointsOfInterest" in asked:
@@ -495,6 +499,16 @@ class CallContent:
             if with_occurrences:
                 smart["occurrences"] = occurrences
             trackers.append(smart)
+        # Gong lists trackers that did not fire too, with a count of 0.
+        silent = next(t for t in self._company.trackers(call.workspace_id) if t not in keyword)
+        entry = {
+            "id": silent["trackerId"],
+            "name": silent["trackerName"],
+            "count": 0,
+            "type": "KEYWORD",
+            "phrases": [],
+        }
+        trackers.append({**entry, "occurrences": []} if with_occurrences else entry)
         return trackers
 
     @staticmethod

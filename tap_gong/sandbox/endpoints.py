@@ -24,6 +24,7 @@ from tap_gong.sandbox.content import (
     ContentSelector,
 )
 from tap_gong.sandbox.dataset import Call
+from tap_gong.sandbox.library import Library
 from tap_gong.sandbox.protocol import (
     Reply,
     dumps,
@@ -46,6 +47,9 @@ NO_CALLS = "No calls found corresponding to the provided filters"
 NO_ANSWERED_SCORECARDS = "No answered scorecards found corresponding to the provided filters."
 # Gong's wording for empty users/stats filters, as other integrations match it.
 NO_USERS = "No users found corresponding to the provided filters"
+# The library's 404, Gong's spec's words, for a workspace with no public folder and a folder
+# with no call.
+NO_FOLDERS = "No folders found for the specified period"
 MAX_TRANSCRIPT_CALL_IDS = 100
 REVIEW_METHODS = ("AUTOMATIC", "MANUAL")
 EVERYTHING = {
@@ -212,6 +216,17 @@ class EndpointsMixin:
         )
 
     @cached_property
+    def _library(self) -> Library:
+        dataset = self._dataset
+        return Library(
+            seed=dataset.seed,
+            workspace_ids=dataset.workspace_ids,
+            user_ids=[user.id for user in dataset.users],
+            founded=dataset.created_at - timedelta(days=800),
+            zone=dataset.zone,
+        )
+
+    @cached_property
     def _activity(self) -> Activity:
         return Activity(dataset=self._dataset, content=self._content, reviews=self._reviews)
 
@@ -302,6 +317,20 @@ class EndpointsMixin:
                 r for r in self._all_reviews() if r.answered_scorecard_id == answered_scorecard_id
             )
             return json.loads(dumps(self._reviews.render(edited)))
+
+    def library_folders(self, workspace_id: str | None = None) -> list[dict[str, Any]]:
+        """/v2/library/folders items: the public folders of one workspace (None: all)."""
+        with self._lock:
+            return json.loads(dumps(self._library.workspace_folders(workspace_id)))
+
+    def library_folder_calls(self, folder_id: str) -> list[dict[str, Any]]:
+        """/v2/library/folder-content `calls[]` of one folder, as of now."""
+        with self._lock:
+            folder = self._library.folder(folder_id)
+            if folder is None:
+                raise KeyError(f"no library folder {folder_id}")
+            calls = self._library.folder_calls(folder, self._dataset.calls_started(), self.now())
+            return json.loads(dumps(calls))
 
     def user_activity(self, day: date) -> list[dict[str, Any]]:
         """/v2/stats/activity/day-by-day items for one company day."""
@@ -412,6 +441,34 @@ class EndpointsMixin:
     ) -> Reply:
         scorecards = [card.payload for card in self._company.scorecards]
         return Reply(200, dumps({"requestId": request_id, "scorecards": scorecards}))
+
+    def _library_folders_answer(
+        self, query: dict[str, str], body: dict[str, Any], request_id: str
+    ) -> Reply:
+        workspace_id = query.get("workspaceId") or None
+        if workspace_id is not None and workspace_id not in self._dataset.workspace_ids:
+            return error_reply(404, request_id, ["Workspace not found"])
+        folders = self._library.workspace_folders(workspace_id)
+        if not folders:
+            return error_reply(404, request_id, [NO_FOLDERS])
+        return Reply(200, dumps({"requestId": request_id, "folders": folders}))
+
+    def _library_folder_content_answer(
+        self, query: dict[str, str], body: dict[str, Any], request_id: str
+    ) -> Reply:
+        folder_id = query.get("folderId")
+        if not folder_id:
+            return error_reply(400, request_id, ["folderId is required"])
+        folder = self._library.folder(folder_id)
+        calls = (
+            self._library.folder_calls(folder, self._dataset.calls_started(), self.now())
+            if folder
+            else []
+        )
+        if folder is None or not calls:
+            return error_reply(404, request_id, [NO_FOLDERS])
+        fields = {name: folder.payload[name] for name in ("id", "name", "createdBy", "updated")}
+        return Reply(200, dumps({"requestId": request_id, **fields, "calls": calls}))
 
     def _all_reviews(self) -> list[Review]:
         dataset = self._dataset
@@ -557,4 +614,6 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v2/settings/trackers"): EndpointsMixin._trackers_answer,
     ("POST", "/v2/stats/activity/scorecards"): EndpointsMixin._answered_scorecards_answer,
     ("POST", "/v2/stats/activity/day-by-day"): EndpointsMixin._day_by_day_answer,
+    ("GET", "/v2/library/folders"): EndpointsMixin._library_folders_answer,
+    ("GET", "/v2/library/folder-content"): EndpointsMixin._library_folder_content_answer,
 }

@@ -53,6 +53,8 @@ ENDPOINT_SCOPES = {
     STATS_PATH: "api:stats:interaction",
     "/v2/stats/activity/scorecards": "api:stats:scorecards",
     "/v2/stats/activity/day-by-day": "api:stats:user-actions:detailed",
+    "/v2/library/folders": "api:library:read",
+    "/v2/library/folder-content": "api:library:read",
 }
 TIMEOUT_FAULT_SECONDS = 5.0
 CACHED_FILTERS = 64

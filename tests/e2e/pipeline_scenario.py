@@ -114,6 +114,51 @@ def call_parts(call: dict[str, Any]) -> dict[str, Any]:
     return {**call, "id": call["metaData"]["id"], "started": call["metaData"]["started"]}
 
 
+def crm_object_records(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each CRM object linked to each call, per timing: call_crm_objects' rows."""
+    return [
+        {
+            "callId": call["id"],
+            "timing": crm_object["timing"],
+            "system": link["system"],
+            "objectType": crm_object["objectType"],
+            "objectId": crm_object["objectId"],
+            "started": call["started"],
+            "fields": crm_object.get("fields"),
+        }
+        for call in details
+        for link in call.get("context") or []
+        for crm_object in link["objects"]
+    ]
+
+
+def tracker_hit_records(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each tracker that fired on each call (count above 0): call_trackers' rows."""
+    return [
+        {**tracker, "callId": call["id"], "trackerId": tracker["id"], "started": call["started"]}
+        for call in details
+        for tracker in (call.get("content") or {}).get("trackers") or []
+        if tracker["count"] > 0
+    ]
+
+
+def library_records(sandbox: GongSandbox) -> dict[str, list[dict[str, Any]]]:
+    """library_folders (each workspace's, with its id) and library_folder_calls."""
+    folders = [
+        {**folder, "workspaceId": workspace["id"]}
+        for workspace in sandbox.workspaces()
+        for folder in sandbox.library_folders(workspace["id"])
+    ]
+    return {
+        "library_folders": folders,
+        "library_folder_calls": [
+            {**call, "folderId": folder["id"], "callId": call["id"]}
+            for folder in folders
+            for call in sandbox.library_folder_calls(folder["id"])
+        ],
+    }
+
+
 def gong_records(
     sandbox: GongSandbox, start: dt.datetime = START_DATE
 ) -> dict[str, list[dict[str, Any]]]:
@@ -125,6 +170,8 @@ def gong_records(
     ]
     details = [call_parts(call) for call in sandbox.call_details(start, end)]
     started = {call["id"]: call["started"] for call in details}
+    reviews = sandbox.answered_scorecards(review_from=start.date())
+    scorecards = sandbox.scorecards()
     return {
         "calls": sandbox.calls(start, end),
         "interaction_stats": [
@@ -143,8 +190,8 @@ def gong_records(
         ],
         "users": sandbox.users(),
         "workspaces": sandbox.workspaces(),
-        "scorecards": sandbox.scorecards(),
-        "answered_scorecards": sandbox.answered_scorecards(review_from=start.date()),
+        "scorecards": scorecards,
+        "answered_scorecards": reviews,
         "user_activity": [
             record
             for day in complete_days
@@ -152,7 +199,24 @@ def gong_records(
             for record in activity_records(user, day)
         ],
         "trackers": sandbox.trackers(),
+        "call_crm_objects": crm_object_records(details),
+        "call_trackers": tracker_hit_records(details),
+        "scorecard_questions": [
+            {**question, "scorecardId": card["scorecardId"]}
+            for card in scorecards
+            for question in card["questions"]
+        ],
+        "answered_scorecard_answers": [
+            {**answer, **{name: review[name] for name in REVIEW_KEYS}}
+            for review in reviews
+            for answer in review["answers"]
+        ],
+        **library_records(sandbox),
     }
+
+
+# What each answer row keeps of its review.
+REVIEW_KEYS = ("answeredScorecardId", "scorecardId", "callId", "reviewTime")
 
 
 def key_of(row: dict[str, Any], key_columns: tuple[str, ...]) -> Any:

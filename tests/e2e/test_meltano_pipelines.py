@@ -22,6 +22,7 @@ from tests.e2e.pipeline_scenario import (
     START_DATE,
     TABLE_KEYS,
     PipelineHistory,
+    Snapshot,
     same_value,
     sandbox_settings,
     table_differences,
@@ -180,12 +181,23 @@ def test_backfill_costs_the_requests_the_readme_says(history):
         finished_days / DAYS_PER_STATS_WINDOW
     )
     assert asked["/v2/stats/interaction"] == finished_days
+    assert_library_costs_one_request_per_workspace_and_per_folder(run)
+
+
+def assert_library_costs_one_request_per_workspace_and_per_folder(run: Snapshot) -> None:
+    asked = run.requests_per_path()
+    assert asked["/v2/library/folders"] == len(run.gong.tables["workspaces"])
+    assert asked["/v2/library/folder-content"] == len(run.gong.tables["library_folders"])
 
 
 def test_an_hourly_run_costs_one_request_per_stream_and_one_or_two_for_stats(history):
     asked = history.rerun.requests_per_path()
     stats_requests = asked.pop("/v2/stats/interaction")
     assert 1 <= stats_requests <= 2
+    # The library, read whole: one request per workspace and one per folder.
+    assert_library_costs_one_request_per_workspace_and_per_folder(history.rerun)
+    asked.pop("/v2/library/folders")
+    asked.pop("/v2/library/folder-content")
     assert asked == dict.fromkeys(
         [
             "/v2/calls", "/v2/calls/extensive", "/v2/calls/transcript", "/v2/users",

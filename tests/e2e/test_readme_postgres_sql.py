@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -188,3 +188,112 @@ def test_stats_days_join_the_calls_their_user_hosted_that_day(
     assert {(email, day): count for email, day, count, *_ in rows} == {
         (email, day): calls_per_user_day[email, day] for email, day, *_ in rows
     }
+
+
+def rounded(numerator: int, denominator: int, places: str) -> Decimal:
+    """numerator / denominator rounded as PostgreSQL's round() does (half away from zero)."""
+    return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(places), ROUND_HALF_UP)
+
+
+def test_calls_per_opportunity_count_each_call_once_across_both_timings(
+    gong: dict[str, Rows], postgres_warehouse: PostgresWarehouse
+) -> None:
+    calls: defaultdict[str, set[str]] = defaultdict(set)
+    starts: defaultdict[str, list[Any]] = defaultdict(list)
+    stages: defaultdict[str, list[str]] = defaultdict(list)
+    for row in gong["call_crm_objects"].values():
+        if row["objecttype"] != "Opportunity":
+            continue
+        calls[row["objectid"]].add(row["callid"])
+        starts[row["objectid"]].append(row["started"])
+        if row["timing"] == "Now":
+            stages[row["objectid"]] += [
+                str(f["value"]) for f in row["fields"] or [] if f["name"] == "StageName"
+            ]
+
+    rows = postgres_warehouse.query(query("Calls per CRM opportunity"))
+
+    assert calls
+    assert {opp: (n, first, last, stage) for opp, n, first, last, stage in rows} == {
+        opp: (len(calls[opp]), min(starts[opp]), max(starts[opp]), max(stages[opp], default=None))
+        for opp in calls
+    }
+
+
+def test_tracker_hit_rate_by_outcome_is_the_share_of_the_outcomes_calls_it_fired_on(
+    gong: dict[str, Rows], postgres_warehouse: PostgresWarehouse
+) -> None:
+    outcome_of = {
+        call_id: call["content"]["callOutcome"]["name"]
+        for call_id, call in gong["call_details"].items()
+        if (call["content"] or {}).get("callOutcome")
+    }
+    calls_per_outcome = Counter(outcome_of.values())
+    hits: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for (call_id, _), tracker in gong["call_trackers"].items():
+        if call_id in outcome_of:
+            hits[outcome_of[call_id], tracker["name"]].add(call_id)
+
+    rows = postgres_warehouse.query(query("Tracker hit rate by call outcome"))
+
+    assert hits
+    assert {(outcome, tracker): rest for outcome, tracker, *rest in rows} == {
+        (outcome, tracker): [
+            calls_per_outcome[outcome],
+            len(call_ids),
+            rounded(100 * len(call_ids), calls_per_outcome[outcome], "0.1"),
+        ]
+        for (outcome, tracker), call_ids in hits.items()
+    }
+
+
+def test_average_answer_per_question_averages_the_scores_of_its_revision(
+    gong: dict[str, Rows], postgres_warehouse: PostgresWarehouse
+) -> None:
+    scores: defaultdict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for answer in gong["answered_scorecard_answers"].values():
+        if answer["score"] is not None:
+            key = (answer["scorecardid"], answer["questionid"], answer["questionrevisionid"])
+            scores[key].append(answer["score"])
+    expected = {}
+    for (scorecard_id, question_id, revision_id), question in gong["scorecard_questions"].items():
+        if question["questiontype"] == "RANGE":
+            given = scores[scorecard_id, question_id, revision_id]
+            expected[scorecard_id, question["questiontext"]] = (
+                gong["scorecards"][scorecard_id]["scorecardname"],
+                len(given),
+                rounded(sum(given), len(given), "0.01") if given else None,
+            )
+
+    rows = postgres_warehouse.query(query("Average answer per scorecard question"))
+
+    assert any(n for _, n, _ in expected.values())
+    assert {(card, question): (name, n, avg) for card, name, question, n, avg in rows} == expected
+
+
+def test_calls_per_library_folder_count_a_call_in_two_folders_in_each(
+    gong: dict[str, Rows], postgres_warehouse: PostgresWarehouse
+) -> None:
+    folders = gong["library_folders"]
+    in_folder: defaultdict[str, list[str]] = defaultdict(list)
+    for folder_id, call_id in gong["library_folder_calls"]:
+        in_folder[folder_id].append(call_id)
+    durations = {call_id: call["duration"] for call_id, call in gong["calls"].items()}
+
+    def minutes(call_ids: list[str]) -> Decimal | None:
+        known = [durations[c] for c in call_ids if c in durations]
+        return rounded(sum(known), 60, "1") if known else None
+
+    rows = postgres_warehouse.query(query("Calls per library folder"))
+
+    assert {folder_id: rest for folder_id, *rest in rows} == {
+        folder_id: [
+            gong["workspaces"][folder["workspaceid"]]["name"],
+            folder["name"],
+            folders[folder["parentfolderid"]]["name"] if folder["parentfolderid"] else None,
+            len(in_folder[folder_id]),
+            minutes(in_folder[folder_id]),
+        ]
+        for folder_id, folder in folders.items()
+    }
+    assert any(calls == 0 for *_, calls, _ in rows), "an empty folder is listed"
