@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,7 +14,7 @@ import requests
 from singer_sdk import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
-from tap_gong.answers import gong_body
+from tap_gong.answers import gong_body, is_owner_without_engage
 from tap_gong.client import (
     ONE_DAY,
     CompanyDayStream,
@@ -21,12 +23,17 @@ from tap_gong.client import (
     GongStream,
     PageChildStream,
     Window,
+    WindowedStream,
 )
+from tap_gong.errors import GongStateError
 from tap_gong.pagination import post_body
-from tap_gong.windows import parse_instant
+from tap_gong.windows import parse_instant, time_windows, utc_iso
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+
+    from tap_gong.access import GongRun
 
 
 def schema_directory() -> Path:
@@ -544,6 +551,339 @@ class LibraryFolderCallsStream(PageChildStream):
         return dict(context or {})
 
 
+# The rest of Gong's readable API (issue 26): activity by period, settings history, logs,
+# permission profiles and Engage flows.
+
+# Periods per activity_by_period request: Gong answers each period of a range separately.
+PERIODS_PER_REQUEST = {"DAY": 30, "WEEK": 13, "MONTH": 12, "QUARTER": 4, "YEAR": 1}
+MONTHS_PER_PERIOD = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
+# Gong's instants bounding each period's counts (renamed fromDateTime, toDateTime).
+PERIOD_BOUNDS = ("fromDate", "toDate")
+
+
+def period_start(day: dt.date, period: str) -> dt.date:
+    """The first company day of the period (`aggregationPeriod`) holding `day`."""
+    if period == "DAY":
+        return day
+    if period == "WEEK":
+        return day - dt.timedelta(days=day.weekday())  # Gong: "First day of the week is Monday"
+    months = MONTHS_PER_PERIOD[period]
+    return day.replace(month=(day.month - 1) // months * months + 1, day=1)
+
+
+def period_end(start: dt.date, period: str, periods: int = 1) -> dt.date:
+    """The company day after the last of `periods` periods from `start` (exclusive)."""
+    if period in ("DAY", "WEEK"):
+        return start + dt.timedelta(days=periods * (7 if period == "WEEK" else 1))
+    month = start.month - 1 + periods * MONTHS_PER_PERIOD[period]
+    return start.replace(year=start.year + month // 12, month=month % 12 + 1, day=1)
+
+
+class ActivityByPeriodStream(UserActivityStream):
+    """Each user's activity counts per period (`activity_period`), by company days.
+
+    A request covers whole periods (`PERIODS_PER_REQUEST`) from the first day of the
+    period holding the first day to read, so every row's `fromDate` is a period's first
+    day and its key never changes. The current period is read up to the last finished
+    company day (Gong's `toDate` may not pass the current day), and read again next run:
+    the bookmark, the last finished day, is inside it. Like user_activity, its answers
+    carry no time zone: the company days are those of the zone another stats stream learned.
+    """
+
+    name = "activity_by_period"
+    path = "/v2/stats/activity/aggregate-by-period"
+    # Its parent's is a pair: mypy infers the attribute's type from it.
+    primary_keys = ("userId", "aggregationPeriod", "fromDate")  # type: ignore[assignment]
+    records_jsonpath = "$.usersAggregateActivity[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:stats:user-actions"
+
+    @property
+    def period(self) -> str:
+        return self.settings.activity_period
+
+    @override
+    def windows_from(self, day: dt.date, end: dt.date | None = None) -> Iterator[Window]:
+        day = period_start(day, self.period)
+        while day < (stop := end or self.last_day_to_read() + ONE_DAY):
+            next_day = min(period_end(day, self.period, PERIODS_PER_REQUEST[self.period]), stop)
+            yield {"fromDate": day.isoformat(), "toDate": next_day.isoformat()}
+            day = next_day
+
+    @override
+    def probes_empty_history(self) -> bool:
+        return False  # a request covers many days already
+
+    @override
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        body = super().prepare_request_payload(context, next_page_token)
+        return {**body, "aggregationPeriod": self.period}
+
+    @override
+    def records_in_window(self, window: Window) -> Iterable[dict]:
+        for user in self.request_records(window):
+            for counts in user.get("userAggregateActivity") or []:
+                yield self.period_record(user, counts)
+
+    def period_record(self, user: dict, counts: dict) -> dict:
+        """One user's period: Gong's counts, the period's company days, Gong's instants."""
+        first = period_start(self.company_day(counts["fromDate"]), self.period)
+        return {
+            **{name: value for name, value in counts.items() if name not in PERIOD_BOUNDS},
+            "userId": user.get("userId"),
+            "userEmailAddress": user.get("userEmailAddress"),
+            "aggregationPeriod": self.period,
+            "fromDate": first.isoformat(),
+            "toDate": period_end(first, self.period).isoformat(),
+            "fromDateTime": counts.get("fromDate"),
+            "toDateTime": counts.get("toDate"),
+        }
+
+
+class UserSettingsHistoryStream(PageChildStream):
+    """Every change of every user's recording settings: one request per user, read whole."""
+
+    name = "user_settings_history"
+    parent_stream_type = UsersStream
+    path = "/v2/users/{userId}/settings-history"
+    primary_keys = ("userId", "setting", "time")
+    records_jsonpath = "$.userSettingsHistory[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:users:read"
+    selected_by_default = False
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for user in page:
+            user_id = user.get("id")
+            for change in self.request_records({"userId": user_id}):
+                yield {**change, "userId": user_id}
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return {}  # the user is in the path
+
+
+# Gong's log types (GET /v2/logs `logType`; the spec lists no enum, gong-api-beyond.md §2.9).
+LOG_TYPES = (
+    "AccessLog",
+    "UserActivityLog",
+    "UserCallPlay",
+    "ExternallySharedCallAccess",
+    "ExternallySharedCallPlay",
+)
+# Where audit_logs keeps each log type's bookmark in its state.
+LOG_TYPE_BOOKMARKS = "log_type_bookmarks"
+
+
+def log_id(log_type: str, entry: dict) -> str:
+    """A log entry's stable id: sha256 (hex) of its canonical JSON.
+
+    Canonical: `{"eventTime", "logRecord", "logType", "userId"}` (eventTime in UTC, as
+    `utc_iso` writes it) dumped with sorted keys, no spaces and UTF-8 unescaped. The same
+    entry read in two runs gets the same id; Gong sends none of its own.
+    """
+    canonical = {
+        "logType": log_type,
+        "eventTime": utc_iso(parse_instant(entry["eventTime"])),
+        "userId": entry.get("userId"),
+        "logRecord": entry.get("logRecord"),
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class AuditLogsStream(WindowedStream):
+    """Gong's audit logs, every log type, by `eventTime` windows: a bookmark per log type.
+
+    The log type is part of the window (`{fromDateTime, logType, toDateTime}`), so the
+    windowed machinery runs unchanged: windows fetched side by side, one request share,
+    a STATE after each finished window, a stop dropping only the window in progress.
+    Each type's bookmark (`log_type_bookmarks` in the state) moves to a window's end once
+    the window is read, never back; `replication_key_value` is the earliest of them (a
+    type not read yet counts as `start_date`), a lower bound any reader of the state can
+    trust. SDK partitions (one state per log type) were not used: the SDK finalizes a
+    partition's bookmark when its sync ends, not per window, and the tap's own helpers
+    (state.py, budget.py, fetching.py) keep one state per stream. Each run re-reads
+    `lookback_window_days` before each type's bookmark (entries Gong writes late);
+    entries come again with the same `logId`.
+    """
+
+    name = "audit_logs"
+    path = "/v2/logs"
+    primary_keys = ("logId",)
+    replication_key = "eventTime"
+    records_jsonpath = "$.logEntries[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:logs:read"
+    selected_by_default = False
+    window_unit = "log-type date windows"
+
+    @override
+    def parse_bookmark(self, value: str) -> dt.datetime:
+        return parse_instant(value)
+
+    @cached_property
+    def saved_type_bookmarks(self) -> dict[str, dt.datetime]:
+        """Each log type's bookmark as the previous run left it."""
+        saved = self.stream_state.get(LOG_TYPE_BOOKMARKS) or {}
+        try:
+            return {log_type: parse_instant(value) for log_type, value in saved.items()}
+        except (TypeError, ValueError):
+            raise GongStateError.not_written_by_tap(self.name, LOG_TYPE_BOOKMARKS, saved) from None
+
+    @override
+    def windows(self) -> Iterator[Window]:
+        first, last = self.settings.first_instant, self.last_instant
+        for log_type in LOG_TYPES:
+            start = first
+            if (bookmark := self.saved_type_bookmarks.get(log_type)) is not None:
+                start = max(first, bookmark - self.settings.lookback)
+            for window in time_windows(start, last, self.settings.calls_window):
+                yield {
+                    "fromDateTime": utc_iso(window.start),
+                    "logType": log_type,
+                    "toDateTime": utc_iso(window.end),
+                }
+
+    @override
+    def window_bookmark(self, window: Window) -> str:
+        marks = self.stream_state.setdefault(LOG_TYPE_BOOKMARKS, {})
+        end = parse_instant(window["toDateTime"])
+        saved = marks.get(window["logType"])
+        if saved is None or parse_instant(saved) < end:  # never moves back
+            marks[window["logType"]] = utc_iso(end)
+        first = self.settings.first_instant
+        return utc_iso(min(parse_instant(marks[t]) if t in marks else first for t in LOG_TYPES))
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return {**(context or {}), "cursor": next_page_token}
+
+    @override
+    def records_in_window(self, window: Window) -> Iterable[dict]:
+        log_type = window["logType"]
+        for entry in self.request_records(window):
+            yield {**entry, "logType": log_type, "logId": log_id(log_type, entry)}
+
+
+class PermissionProfilesStream(PageChildStream):
+    """Every permission profile of every workspace: one request per workspace, read whole.
+
+    Gong's spec names no scope for /v2/all-permission-profiles; `api:permission-profile:read`
+    is the read scope Gong's OAuth scope list has for it (as n8n's Gong credentials list
+    it, and Nango's list-permission-profiles action asks it).
+    """
+
+    name = "permission_profiles"
+    parent_stream_type = WorkspacesStream
+    path = "/v2/all-permission-profiles"
+    primary_keys = ("id",)
+    records_jsonpath = "$.profiles[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:permission-profile:read"
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for workspace in page:
+            workspace_id = workspace.get("id")
+            if self.settings.workspace_id in (None, workspace_id):
+                for profile in self.request_records({"workspaceId": workspace_id}):
+                    yield {**profile, "workspaceId": workspace_id}
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return dict(context or {})
+
+
+class PermissionProfileUsersStream(PageChildStream):
+    """Every user each permission profile controls: one request per profile, read whole."""
+
+    name = "permission_profile_users"
+    parent_stream_type = PermissionProfilesStream
+    path = "/v2/permission-profile/users"
+    primary_keys = ("profileId", "userId")
+    records_jsonpath = "$.users[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:users:read"
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for profile in page:
+            profile_id = profile.get("id")
+            for user in self.request_records({"profileId": profile_id}):
+                fields = {name: value for name, value in user.items() if name != "id"}
+                yield {"profileId": profile_id, "userId": user.get("id"), **fields}
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return dict(context or {})
+
+
+class EngageFlowsStream(PageChildStream):
+    """Every Gong Engage flow: one request per user (`flowOwnerEmail`), read whole.
+
+    Gong lists the company's flows with each owner's personal and shared ones (the spec's
+    GET /v2/flows, the 2026-07 copy appended to the shared extract), so a flow comes once
+    per owner who sees it: each is emitted once a run. An owner without an Engage licence
+    gets a 403 (`answers.is_owner_without_engage`): no flows, one line per page of users.
+    """
+
+    name = "engage_flows"
+    parent_stream_type = UsersStream
+    path = "/v2/flows"
+    primary_keys = ("id",)
+    records_jsonpath = "$.flows[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:flows:read"
+    selected_by_default = False
+
+    def __init__(self, tap: Tap, run: GongRun) -> None:
+        super().__init__(tap, run)
+        self.flows_emitted: set[str] = set()
+        self.owners_without_engage = 0
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        self.owners_without_engage = 0
+        for user in page:
+            email = user.get("emailAddress")
+            if not email:
+                continue
+            for flow in self.request_records({"flowOwnerEmail": email}):
+                if (flow_id := str(flow.get("id"))) not in self.flows_emitted:
+                    self.flows_emitted.add(flow_id)
+                    yield flow
+        if self.owners_without_engage:
+            self.logger.info(
+                "%s: %d of %d users have no Gong Engage licence (Gong answered 403 to their "
+                "flows): they own no flows.",
+                self.name,
+                self.owners_without_engage,
+                len(page),
+            )
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return {**(context or {}), "cursor": next_page_token}
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        if is_owner_without_engage(response):
+            self.owners_without_engage += 1
+            self.run.outcomes.gong_accepted()
+            return
+        super().validate_response(response)
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        if is_owner_without_engage(response):
+            return iter(())
+        return super().parse_response(response)
+
+
 # Every stream the tap offers; tap.py discovers these.
 STREAM_TYPES: tuple[type[GongStream], ...] = (
     CallsStream,
@@ -563,4 +903,10 @@ STREAM_TYPES: tuple[type[GongStream], ...] = (
     AnsweredScorecardAnswersStream,
     LibraryFoldersStream,
     LibraryFolderCallsStream,
+    ActivityByPeriodStream,
+    UserSettingsHistoryStream,
+    AuditLogsStream,
+    PermissionProfilesStream,
+    PermissionProfileUsersStream,
+    EngageFlowsStream,
 )

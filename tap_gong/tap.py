@@ -35,7 +35,7 @@ from tap_gong.fetching import MAX_CONCURRENT_REQUESTS
 from tap_gong.oauth import oauth_properties
 from tap_gong.pacing import RequestPacer
 from tap_gong.progress import StreamTally
-from tap_gong.settings import DEFAULT_API_URL, GongSettings
+from tap_gong.settings import ACTIVITY_PERIODS, DEFAULT_API_URL, GongSettings
 from tap_gong.streams import STREAM_TYPES
 from tap_gong.windows import parse_instant, utc_now
 
@@ -96,7 +96,8 @@ class TapGong(Tap):
         th.Property(
             "user_ids",
             th.ArrayType(th.StringType),
-            description="Only extract interaction_stats and user_activity of these Gong user ids.",
+            description="Only extract interaction_stats, user_activity and activity_by_period of "
+            "these Gong user ids.",
         ),
         th.Property(
             "lookback_window_days",
@@ -186,6 +187,13 @@ class TapGong(Tap):
             "read, so that targets mark calls (and reviews) deleted in Gong as deleted "
             "(_sdc_deleted_at); data Gong changed more than 7 days late comes too. 0 "
             "reconciles on every run; unset never does.",
+        ),
+        th.Property(
+            "activity_period",
+            th.StringType(allowed_values=list(ACTIVITY_PERIODS)),
+            default=GongSettings.default("activity_period"),
+            description="The period activity_by_period aggregates each user's activity by: "
+            "DAY, WEEK (from Monday), MONTH, QUARTER or YEAR, in the company's time zone.",
         ),
     ).to_dict()
 
