@@ -603,8 +603,12 @@ class ActivityByPeriodStream(UserActivityStream):
         return self.settings.activity_period
 
     @override
+    def first_day_to_read(self) -> dt.date:
+        return period_start(super().first_day_to_read(), self.period)
+
+    @override
     def windows_from(self, day: dt.date, end: dt.date | None = None) -> Iterator[Window]:
-        day = period_start(day, self.period)
+        # `day` is a period's first day: the first to read, or where the last window ended.
         while day < (stop := end or self.last_day_to_read() + ONE_DAY):
             next_day = min(period_end(day, self.period, PERIODS_PER_REQUEST[self.period]), stop)
             yield {"fromDate": day.isoformat(), "toDate": next_day.isoformat()}
