@@ -260,3 +260,21 @@ def test_a_missing_scope_fails_that_stream_alone_naming_the_scope(
     assert "users: finished" in run.stderr
     assert "workspaces: finished" in run.stderr
     assert run.records("users")
+
+
+def test_a_log_types_bookmark_never_moves_back_when_its_lookback_reaches_further(
+    backfill: Selected, tmp_path: Path
+) -> None:
+    sandbox, run, _ = backfill
+    saved = run.final_state["bookmarks"]["audit_logs"]["log_type_bookmarks"]
+    config = tap_config(sandbox, lookback_window_days=3, calls_window_days=1)
+    sandbox.reset_log()
+
+    again = run_tap(config, tmp_path, run.final_state, streams=("audit_logs",))
+
+    assert again.returncode == 0, again.stderr[-2000:]
+    for state in again.states:
+        marks = state["bookmarks"]["audit_logs"]["log_type_bookmarks"]
+        assert all(instant(marks[t]) >= instant(saved[t]) for t in LOG_TYPES), marks
+    # Each type re-read 3 days in 1-day windows, every one of them committed.
+    assert Counter(r.query["logType"] for r in sandbox.requests) == dict.fromkeys(LOG_TYPES, 3)
