@@ -278,3 +278,15 @@ def test_a_log_types_bookmark_never_moves_back_when_its_lookback_reaches_further
         assert all(instant(marks[t]) >= instant(saved[t]) for t in LOG_TYPES), marks
     # Each type re-read 3 days in 1-day windows, every one of them committed.
     assert Counter(r.query["logType"] for r in sandbox.requests) == dict.fromkeys(LOG_TYPES, 3)
+
+
+def test_the_sandboxs_log_entries_are_the_same_whatever_range_asks_for_them(
+    sandbox: GongSandbox,
+) -> None:
+    end = sandbox.now()
+    start, middle = end - dt.timedelta(days=6), end - dt.timedelta(days=3, hours=5)
+    for log_type in LOG_TYPES:
+        whole = sandbox.log_entries(log_type, start, end)
+        halves = sandbox.log_entries(log_type, start, middle)
+        halves += sandbox.log_entries(log_type, middle, end)
+        assert halves == whole

@@ -197,9 +197,10 @@ class Administration:
             rng = random.Random(f"{self._seed}:logs:{log_type}:{day}")
             for n in range(rng.randint(0, LOG_ENTRIES_PER_DAY[log_type])):
                 at = day_start + timedelta(seconds=rng.randint(0, 86_399))
-                user = rng.choice(self._users)
+                # Drawn whatever the range asked: an entry is the same in every answer.
+                entry = self._log_entry(log_type, at, rng.choice(self._users), n, rng)
                 if start <= at < end:
-                    yield self._log_entry(log_type, at, user, n, rng)
+                    yield entry
             day += timedelta(days=1)
 
     def _log_entry(
