@@ -507,6 +507,7 @@ class LibraryFoldersStream(PageChildStream):
     """
 
     name = "library_folders"
+    request_cost = "1 request per workspace"
     parent_stream_type = WorkspacesStream
     path = "/v2/library/folders"
     primary_keys = ("id",)
@@ -531,6 +532,7 @@ class LibraryFolderCallsStream(PageChildStream):
     """Every call in every library folder: one request per folder, read whole every run."""
 
     name = "library_folder_calls"
+    request_cost = "1 request per library folder"
     parent_stream_type = LibraryFoldersStream
     path = "/v2/library/folder-content"
     primary_keys = ("folderId", "callId")
@@ -633,14 +635,16 @@ class ActivityByPeriodStream(UserActivityStream):
 
     def period_record(self, user: dict, counts: dict) -> dict:
         """One user's period: Gong's counts, the period's company days, Gong's instants."""
-        first = period_start(self.company_day(counts["fromDate"]), self.period)
+        day = self.company_day(counts.get("fromDate"))
+        first = day and period_start(day, self.period)
         return {
             **{name: value for name, value in counts.items() if name not in PERIOD_BOUNDS},
             "userId": user.get("userId"),
             "userEmailAddress": user.get("userEmailAddress"),
             "aggregationPeriod": self.period,
-            "fromDate": first.isoformat(),
-            "toDate": period_end(first, self.period).isoformat(),
+            # No day, no key: the record is then not emitted (RecordShaper says so once).
+            "fromDate": first and first.isoformat(),
+            "toDate": first and period_end(first, self.period).isoformat(),
             "fromDateTime": counts.get("fromDate"),
             "toDateTime": counts.get("toDate"),
         }
@@ -650,6 +654,7 @@ class UserSettingsHistoryStream(PageChildStream):
     """Every change of every user's recording settings: one request per user, read whole."""
 
     name = "user_settings_history"
+    request_cost = "1 request per user"
     parent_stream_type = UsersStream
     path = "/v2/users/{userId}/settings-history"
     primary_keys = ("userId", "setting", "time")
@@ -716,6 +721,7 @@ class AuditLogsStream(WindowedStream):
     """
 
     name = "audit_logs"
+    request_cost = "1 request per log type (5) and date window"
     path = "/v2/logs"
     primary_keys = ("logId",)
     replication_key = "eventTime"
@@ -782,6 +788,7 @@ class PermissionProfilesStream(PageChildStream):
     """
 
     name = "permission_profiles"
+    request_cost = "1 request per workspace"
     parent_stream_type = WorkspacesStream
     path = "/v2/all-permission-profiles"
     primary_keys = ("id",)
@@ -806,6 +813,7 @@ class PermissionProfileUsersStream(PageChildStream):
     """Every user each permission profile controls: one request per profile, read whole."""
 
     name = "permission_profile_users"
+    request_cost = "1 request per permission profile"
     parent_stream_type = PermissionProfilesStream
     path = "/v2/permission-profile/users"
     primary_keys = ("profileId", "userId")
@@ -836,6 +844,7 @@ class EngageFlowsStream(PageChildStream):
     """
 
     name = "engage_flows"
+    request_cost = "1 request per user"
     parent_stream_type = UsersStream
     path = "/v2/flows"
     primary_keys = ("id",)

@@ -197,6 +197,15 @@ class TapGong(Tap):
         ),
     ).to_dict()
 
+    @override
+    @classmethod
+    def _get_about_info(cls) -> Any:
+        # The SDK's `--about` (plugin_base.print_about): the description gains the streams
+        # whose cost grows with the company, and those not selected by default.
+        info = super()._get_about_info()
+        info.description = f"{info.description} {streams_about()}"
+        return info
+
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         self.started_at = time.monotonic()
         super().__init__(*args, validate_config=validate_config, **kwargs)
@@ -366,6 +375,18 @@ def tap_state_file(state: IO[str] | None) -> IO[str] | None:
         )
         raise GongStateError(msg)
     return io.StringIO(json.dumps(parsed))
+
+
+def streams_about() -> str:
+    """What --about says of the streams: those that cost more than a request or a few pages
+    per run, and those a catalog (or Meltano's `*.*` less three) leaves out by default."""
+    costly = [f"{vars(s)['name']} ({s.request_cost})" for s in STREAM_TYPES if s.request_cost]
+    unselected = [vars(s)["name"] for s in STREAM_TYPES if not s.selected_by_default]
+    return (
+        f"Streams that cost more per run as the company grows: {', '.join(costly)}. "
+        f"Not selected by default: {', '.join(unselected)} (select them in the catalog, or "
+        "delete their line in meltano.yml)."
+    )
 
 
 def check_config_file(path: str) -> None:
