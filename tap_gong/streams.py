@@ -499,7 +499,40 @@ class WorkspacesStream(FullTableStream):
 # The library: public folders of each workspace, and the calls in each folder.
 
 
-class LibraryFoldersStream(PageChildStream):
+class PerItemStream(PageChildStream):
+    """A list asked once per item of its parent's page (a workspace, a folder, a profile),
+    read whole on every run: the item's id goes in the query as `item_param`, and on each
+    record as `item_field`; Gong's own `id` of a record becomes `id_field` where set.
+    """
+
+    item_param: ClassVar[str]
+    item_field: ClassVar[str]
+    id_field: ClassVar[str | None] = None
+    #: Whether `workspace_id` limits it to that workspace (its parent lists workspaces).
+    per_workspace: ClassVar[bool] = False
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for item in page:
+            item_id = item.get("id")
+            if self.per_workspace and self.settings.workspace_id not in (None, item_id):
+                continue
+            for record in self.request_records({self.item_param: item_id}):
+                yield {self.item_field: item_id, **self.renamed_id(record)}
+
+    def renamed_id(self, record: dict) -> dict:
+        """Gong's record, its `id` named `id_field` where set (it is then the parent's)."""
+        if not self.id_field:
+            return record
+        fields = {name: value for name, value in record.items() if name != "id"}
+        return {self.id_field: record.get("id"), **fields}
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return dict(context or {})
+
+
+class LibraryFoldersStream(PerItemStream):
     """Every public library folder of every workspace: one request per workspace.
 
     A page child of `workspaces`, whose one request lists the workspaces (read, not
@@ -514,21 +547,11 @@ class LibraryFoldersStream(PageChildStream):
     records_jsonpath = "$.folders[*]"
     schema = StreamSchema(SCHEMAS)
     required_scope = "api:library:read"
-
-    @override
-    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
-        for workspace in page:
-            workspace_id = workspace.get("id")
-            if self.settings.workspace_id in (None, workspace_id):
-                for folder in self.request_records({"workspaceId": workspace_id}):
-                    yield {**folder, "workspaceId": workspace_id}
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return dict(context or {})
+    item_param = item_field = "workspaceId"
+    per_workspace = True
 
 
-class LibraryFolderCallsStream(PageChildStream):
+class LibraryFolderCallsStream(PerItemStream):
     """Every call in every library folder: one request per folder, read whole every run."""
 
     name = "library_folder_calls"
@@ -539,18 +562,8 @@ class LibraryFolderCallsStream(PageChildStream):
     records_jsonpath = "$.calls[*]"
     schema = StreamSchema(SCHEMAS)
     required_scope = "api:library:read"
-
-    @override
-    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
-        for folder in page:
-            folder_id = folder.get("id")
-            for call in self.request_records({"folderId": folder_id}):
-                fields = {name: value for name, value in call.items() if name != "id"}
-                yield {"folderId": folder_id, "callId": call.get("id"), **fields}
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return dict(context or {})
+    item_param = item_field = "folderId"
+    id_field = "callId"
 
 
 # The rest of Gong's readable API (issue 26): activity by period, settings history, logs,
@@ -779,7 +792,7 @@ class AuditLogsStream(WindowedStream):
             yield {**entry, "logType": log_type, "logId": log_id(log_type, entry)}
 
 
-class PermissionProfilesStream(PageChildStream):
+class PermissionProfilesStream(PerItemStream):
     """Every permission profile of every workspace: one request per workspace, read whole.
 
     Gong's spec names no scope for /v2/all-permission-profiles; `api:permission-profile:read`
@@ -795,21 +808,11 @@ class PermissionProfilesStream(PageChildStream):
     records_jsonpath = "$.profiles[*]"
     schema = StreamSchema(SCHEMAS)
     required_scope = "api:permission-profile:read"
-
-    @override
-    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
-        for workspace in page:
-            workspace_id = workspace.get("id")
-            if self.settings.workspace_id in (None, workspace_id):
-                for profile in self.request_records({"workspaceId": workspace_id}):
-                    yield {**profile, "workspaceId": workspace_id}
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return dict(context or {})
+    item_param = item_field = "workspaceId"
+    per_workspace = True
 
 
-class PermissionProfileUsersStream(PageChildStream):
+class PermissionProfileUsersStream(PerItemStream):
     """Every user each permission profile controls: one request per profile, read whole."""
 
     name = "permission_profile_users"
@@ -820,18 +823,8 @@ class PermissionProfileUsersStream(PageChildStream):
     records_jsonpath = "$.users[*]"
     schema = StreamSchema(SCHEMAS)
     required_scope = "api:users:read"
-
-    @override
-    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
-        for profile in page:
-            profile_id = profile.get("id")
-            for user in self.request_records({"profileId": profile_id}):
-                fields = {name: value for name, value in user.items() if name != "id"}
-                yield {"profileId": profile_id, "userId": user.get("id"), **fields}
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return dict(context or {})
+    item_param = item_field = "profileId"
+    id_field = "userId"
 
 
 class EngageFlowsStream(PageChildStream):

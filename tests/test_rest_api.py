@@ -22,6 +22,7 @@ from tests.support import (
     sandbox_settings,
     tap_config,
 )
+from tests.test_join_tables import as_set, keyed
 
 NEW = (
     "activity_by_period",
@@ -48,12 +49,6 @@ def paths(sandbox: GongSandbox) -> Counter[str]:
         "settings-history" if r.path.endswith("/settings-history") else r.path
         for r in sandbox.requests
     )
-
-
-def keyed(records: list[dict], *key: str) -> dict[tuple, dict]:
-    by_key = {tuple(r[k] for k in key): r for r in records}
-    assert len(by_key) == len(records), "a record arrived twice"
-    return by_key
 
 
 @pytest.mark.parametrize("stream", NEW)
@@ -291,8 +286,3 @@ def test_the_sandboxs_log_entries_are_the_same_whatever_range_asks_for_them(
             middle = start + dt.timedelta(hours=hours)
             halves = sandbox.log_entries(log_type, start, middle)
             assert as_set(halves + sandbox.log_entries(log_type, middle, end)) == whole
-
-
-def as_set(records: list[dict]) -> Counter[str]:
-    """Records in any order (Gong's pages are not sorted)."""
-    return Counter(json.dumps(record, sort_keys=True) for record in records)
