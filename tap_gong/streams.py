@@ -759,8 +759,12 @@ class AuditLogsStream(WindowedStream):
 
     @override
     def windows(self) -> Iterator[Window]:
+        # The log type furthest behind first, the lookback re-reads of those caught up
+        # last: a request budget that stops the stream every run still moves it on (were
+        # the types in a fixed order, its share could go on re-reading the first ones).
         first, last = self.settings.first_instant, self.last_instant
-        for log_type in LOG_TYPES:
+        behind = sorted(LOG_TYPES, key=lambda t: self.saved_type_bookmarks.get(t, first))
+        for log_type in behind:
             start = first
             if (bookmark := self.saved_type_bookmarks.get(log_type)) is not None:
                 start = max(first, bookmark - self.settings.lookback)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from demo.meltano_runner import tap_gong_environment
 from tap_gong.sandbox import GongSandbox, RequestLogEntry, SandboxSettings
 from tap_gong.streams import LOG_TYPES, STREAM_TYPES, log_id, period_end, period_start
+from tap_gong.windows import parse_instant, utc_iso
 from tests.e2e.meltano_project import REPO_ROOT, MeltanoProject
 from tests.e2e.warehouses import Warehouse
 
@@ -192,7 +193,7 @@ def rest_api_records(sandbox: GongSandbox, start: dt.datetime) -> dict[str, list
             for counts in item["userAggregateActivity"]
         ],
         "user_settings_history": [
-            {**change, "userId": user["id"]}
+            {**change, "userId": user["id"], "time": utc_iso(parse_instant(change["time"]))}
             for user in sandbox.users()
             for change in sandbox.settings_history(user["id"])
         ],
