@@ -54,7 +54,9 @@ def is_owner_without_engage(response: requests.Response) -> bool:
     """Gong's 403 to GET /v2/flows for a `flowOwnerEmail` without a Gong Engage licence.
 
     That owner has no flows: an empty answer, not an error (a company without Engage
-    answers it for every owner). A 403 that names a scope is the scope's refusal.
+    answers it for every owner). The newer copy of Gong's spec lists a 403 "Forbidden" for
+    /v2/flows (the 2024-11 one does not); that it means an owner without Engage is seen
+    live, its words are not known. A 403 that names a scope is the scope's refusal.
     """
     path = urlsplit(response.request.url or "").path if response.request else ""
     return (

@@ -799,9 +799,13 @@ class AuditLogsStream(WindowedStream):
 class PermissionProfilesStream(PerItemStream):
     """Every permission profile of every workspace: one request per workspace, read whole.
 
-    Gong's spec names no scope for /v2/all-permission-profiles; `api:permission-profile:read`
-    is the read scope Gong's OAuth scope list has for it (as n8n's Gong credentials list
-    it, and Nango's list-permission-profiles action asks it).
+    The 2024-11 extract of Gong's spec has this endpoint with a thinner PermissionProfileDTO;
+    its fields here follow the newer copy appended to that extract
+    (/work/shared/gong-api/openapi-2024-11-endpoints.txt, end: OzTamir/gong-cli
+    reference/gong-openapi.json at 1cdfebe, fetched from Gong 2026-07-05). Neither copy
+    names a scope for it: `api:permission-profile:read` is the read scope Gong's OAuth
+    scope list has for it (as n8n's Gong credentials list it, and Nango's
+    list-permission-profiles action asks it).
     """
 
     name = "permission_profiles"
@@ -834,8 +838,9 @@ class PermissionProfileUsersStream(PerItemStream):
 class EngageFlowsStream(PageChildStream):
     """Every Gong Engage flow: one request per user (`flowOwnerEmail`), read whole.
 
-    Gong lists the company's flows with each owner's personal and shared ones (the spec's
-    GET /v2/flows, the 2026-07 copy appended to the shared extract), so a flow comes once
+    Gong lists the company's flows with each owner's personal and shared ones (GET /v2/flows
+    as the newer copy of Gong's spec appended to the shared extract has it: OzTamir/gong-cli
+    reference/gong-openapi.json at 1cdfebe, scope `api:flows:read`), so a flow comes once
     per owner who sees it: each is emitted once a run. An owner without an Engage licence
     gets a 403 (`answers.is_owner_without_engage`): no flows, one line per page of users.
     """
