@@ -50,6 +50,22 @@ def names_missing_scope(response: requests.Response) -> bool:
     return bool(MISSING_SCOPE_MESSAGE.search(gong_error_text(response)))
 
 
+def is_owner_without_engage(response: requests.Response) -> bool:
+    """Gong's 403 to GET /v2/flows for a `flowOwnerEmail` without a Gong Engage licence.
+
+    That owner has no flows: an empty answer, not an error (a company without Engage
+    answers it for every owner). The newer copy of Gong's spec lists a 403 "Forbidden" for
+    /v2/flows (the 2024-11 one does not); that it means an owner without Engage is seen
+    live, its words are not known. A 403 that names a scope is the scope's refusal.
+    """
+    path = urlsplit(response.request.url or "").path if response.request else ""
+    return (
+        response.status_code == 403
+        and path.endswith("/v2/flows")
+        and not names_missing_scope(response)
+    )
+
+
 def gong_body(response: requests.Response) -> dict[str, Any]:
     """Gong's decoded JSON object; `{}` for a "no data" answer. Decoded once per response.
 

@@ -139,6 +139,9 @@ class GongStream(RESTStream[str | None]):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: The OAuth scope Gong asks for this endpoint (named in a 401/403).
     required_scope: ClassVar[str]
+    #: What a run costs when it grows with the company (per user, per workspace...), as
+    #: `--about` says it; "" when a run costs a request or a few pages.
+    request_cost: ClassVar[str] = ""
 
     def __init__(self, tap: Tap, run: GongRun) -> None:
         self.run = run

@@ -12,6 +12,8 @@ from tap_gong.windows import parse_instant
 DEFAULT_API_URL = "https://api.gong.io"
 # Where a Gong OAuth app renews its tokens (the same for every customer).
 GONG_TOKEN_URL = "https://app.gong.io/oauth2/generate-customer-token"
+# Gong's `aggregationPeriod` values (aggregate-by-period): weeks start on Monday.
+ACTIVITY_PERIODS = ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +44,7 @@ class GongSettings:
     request_timeout_seconds: int = 60
     call_details_media: bool = False
     reconcile_every_days: int | None = None
+    activity_period: str = "WEEK"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GongSettings:

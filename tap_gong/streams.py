@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,7 +14,7 @@ import requests
 from singer_sdk import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
-from tap_gong.answers import gong_body
+from tap_gong.answers import gong_body, is_owner_without_engage
 from tap_gong.client import (
     ONE_DAY,
     CompanyDayStream,
@@ -21,12 +23,17 @@ from tap_gong.client import (
     GongStream,
     PageChildStream,
     Window,
+    WindowedStream,
 )
+from tap_gong.errors import GongStateError
 from tap_gong.pagination import post_body
-from tap_gong.windows import parse_instant
+from tap_gong.windows import parse_instant, time_windows, utc_iso
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+
+    from tap_gong.access import GongRun
 
 
 def schema_directory() -> Path:
@@ -492,7 +499,40 @@ class WorkspacesStream(FullTableStream):
 # The library: public folders of each workspace, and the calls in each folder.
 
 
-class LibraryFoldersStream(PageChildStream):
+class PerItemStream(PageChildStream):
+    """A list asked once per item of its parent's page (a workspace, a folder, a profile),
+    read whole on every run: the item's id goes in the query as `item_param`, and on each
+    record as `item_field`; Gong's own `id` of a record becomes `id_field` where set.
+    """
+
+    item_param: ClassVar[str]
+    item_field: ClassVar[str]
+    id_field: ClassVar[str | None] = None
+    #: Whether `workspace_id` limits it to that workspace (its parent lists workspaces).
+    per_workspace: ClassVar[bool] = False
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for item in page:
+            item_id = item.get("id")
+            if self.per_workspace and self.settings.workspace_id not in (None, item_id):
+                continue
+            for record in self.request_records({self.item_param: item_id}):
+                yield {self.item_field: item_id, **self.renamed_id(record)}
+
+    def renamed_id(self, record: dict) -> dict:
+        """Gong's record, its `id` named `id_field` where set (it is then the parent's)."""
+        if not self.id_field:
+            return record
+        fields = {name: value for name, value in record.items() if name != "id"}
+        return {self.id_field: record.get("id"), **fields}
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return dict(context or {})
+
+
+class LibraryFoldersStream(PerItemStream):
     """Every public library folder of every workspace: one request per workspace.
 
     A page child of `workspaces`, whose one request lists the workspaces (read, not
@@ -500,48 +540,363 @@ class LibraryFoldersStream(PageChildStream):
     """
 
     name = "library_folders"
+    request_cost = "1 request per workspace"
     parent_stream_type = WorkspacesStream
     path = "/v2/library/folders"
     primary_keys = ("id",)
     records_jsonpath = "$.folders[*]"
     schema = StreamSchema(SCHEMAS)
     required_scope = "api:library:read"
-
-    @override
-    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
-        for workspace in page:
-            workspace_id = workspace.get("id")
-            if self.settings.workspace_id in (None, workspace_id):
-                for folder in self.request_records({"workspaceId": workspace_id}):
-                    yield {**folder, "workspaceId": workspace_id}
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return dict(context or {})
+    item_param = item_field = "workspaceId"
+    per_workspace = True
 
 
-class LibraryFolderCallsStream(PageChildStream):
+class LibraryFolderCallsStream(PerItemStream):
     """Every call in every library folder: one request per folder, read whole every run."""
 
     name = "library_folder_calls"
+    request_cost = "1 request per library folder"
     parent_stream_type = LibraryFoldersStream
     path = "/v2/library/folder-content"
     primary_keys = ("folderId", "callId")
     records_jsonpath = "$.calls[*]"
     schema = StreamSchema(SCHEMAS)
     required_scope = "api:library:read"
+    item_param = item_field = "folderId"
+    id_field = "callId"
+
+
+# The rest of Gong's readable API (issue 26): activity by period, settings history, logs,
+# permission profiles and Engage flows.
+
+# Periods per activity_by_period request: Gong answers each period of a range separately.
+PERIODS_PER_REQUEST = {"DAY": 30, "WEEK": 13, "MONTH": 12, "QUARTER": 4, "YEAR": 1}
+MONTHS_PER_PERIOD = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
+# Gong's instants bounding each period's counts (renamed fromDateTime, toDateTime).
+PERIOD_BOUNDS = ("fromDate", "toDate")
+
+
+def period_start(day: dt.date, period: str) -> dt.date:
+    """The first company day of the period (`aggregationPeriod`) holding `day`."""
+    if period == "DAY":
+        return day
+    if period == "WEEK":
+        return day - dt.timedelta(days=day.weekday())  # Gong: "First day of the week is Monday"
+    months = MONTHS_PER_PERIOD[period]
+    return day.replace(month=(day.month - 1) // months * months + 1, day=1)
+
+
+def period_end(start: dt.date, period: str, periods: int = 1) -> dt.date:
+    """The company day after the last of `periods` periods from `start` (exclusive)."""
+    if period in ("DAY", "WEEK"):
+        return start + dt.timedelta(days=periods * (7 if period == "WEEK" else 1))
+    month = start.month - 1 + periods * MONTHS_PER_PERIOD[period]
+    return start.replace(year=start.year + month // 12, month=month % 12 + 1, day=1)
+
+
+class ActivityByPeriodStream(UserActivityStream):
+    """Each user's activity counts per period (`activity_period`), by company days.
+
+    A request covers whole periods (`PERIODS_PER_REQUEST`) from the first day of the
+    period holding the first day to read, so every row's `fromDate` is a period's first
+    day and its key never changes. The current period is read up to the last finished
+    company day (Gong's `toDate` may not pass the current day), and read again next run:
+    the bookmark, the last finished day, is inside it. Like user_activity, its answers
+    carry no time zone: the company days are those of the zone another stats stream learned.
+    """
+
+    name = "activity_by_period"
+    path = "/v2/stats/activity/aggregate-by-period"
+    # Its parent's is a pair: mypy infers the attribute's type from it.
+    primary_keys = ("userId", "aggregationPeriod", "fromDate")  # type: ignore[assignment]
+    records_jsonpath = "$.usersAggregateActivity[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:stats:user-actions"
+
+    @property
+    def period(self) -> str:
+        return self.settings.activity_period
+
+    @override
+    def first_day_to_read(self) -> dt.date:
+        return period_start(super().first_day_to_read(), self.period)
+
+    @override
+    def windows_from(self, day: dt.date, end: dt.date | None = None) -> Iterator[Window]:
+        # `day` is a period's first day: the first to read, or where the last window ended.
+        while day < (stop := end or self.last_day_to_read() + ONE_DAY):
+            next_day = min(period_end(day, self.period, PERIODS_PER_REQUEST[self.period]), stop)
+            yield {"fromDate": day.isoformat(), "toDate": next_day.isoformat()}
+            day = next_day
+
+    @override
+    def probes_empty_history(self) -> bool:
+        return False  # a request covers many days already
+
+    @override
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        body = super().prepare_request_payload(context, next_page_token)
+        return {**body, "aggregationPeriod": self.period}
+
+    @override
+    def records_in_window(self, window: Window) -> Iterable[dict]:
+        for user in self.request_records(window):
+            for counts in user.get("userAggregateActivity") or []:
+                yield self.period_record(user, counts)
+
+    def period_record(self, user: dict, counts: dict) -> dict:
+        """One user's period: Gong's counts, the period's company days, Gong's instants."""
+        day = self.company_day(counts.get("fromDate"))
+        first = day and period_start(day, self.period)
+        return {
+            **{name: value for name, value in counts.items() if name not in PERIOD_BOUNDS},
+            "userId": user.get("userId"),
+            "userEmailAddress": user.get("userEmailAddress"),
+            "aggregationPeriod": self.period,
+            # No day, no key: the record is then not emitted (RecordShaper says so once).
+            "fromDate": first and first.isoformat(),
+            "toDate": first and period_end(first, self.period).isoformat(),
+            "fromDateTime": counts.get("fromDate"),
+            "toDateTime": counts.get("toDate"),
+        }
+
+
+class UserSettingsHistoryStream(PageChildStream):
+    """Every change of every user's recording settings: one request per user, read whole."""
+
+    name = "user_settings_history"
+    request_cost = "1 request per user"
+    parent_stream_type = UsersStream
+    path = "/v2/users/{userId}/settings-history"
+    primary_keys = ("userId", "setting", "time")
+    records_jsonpath = "$.userSettingsHistory[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:users:read"
+    selected_by_default = False
 
     @override
     def records_of_page(self, page: list[dict]) -> Iterable[dict]:
-        for folder in page:
-            folder_id = folder.get("id")
-            for call in self.request_records({"folderId": folder_id}):
-                fields = {name: value for name, value in call.items() if name != "id"}
-                yield {"folderId": folder_id, "callId": call.get("id"), **fields}
+        for user in page:
+            user_id = user.get("id")
+            for change in self.request_records({"userId": user_id}):
+                yield {**change, "userId": user_id}
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return dict(context or {})
+        return {}  # the user is in the path
+
+
+# Gong's log types (GET /v2/logs `logType`; the spec lists no enum, gong-api-beyond.md §2.9).
+LOG_TYPES = (
+    "AccessLog",
+    "UserActivityLog",
+    "UserCallPlay",
+    "ExternallySharedCallAccess",
+    "ExternallySharedCallPlay",
+)
+# Where audit_logs keeps each log type's bookmark in its state.
+LOG_TYPE_BOOKMARKS = "log_type_bookmarks"
+
+
+def log_id(log_type: str, entry: dict) -> str:
+    """A log entry's stable id: sha256 (hex) of its canonical JSON.
+
+    Canonical: `{"eventTime", "logRecord", "logType", "userId"}` (eventTime in UTC, as
+    `utc_iso` writes it) dumped with sorted keys, no spaces and UTF-8 unescaped. The same
+    entry read in two runs gets the same id; Gong sends none of its own.
+    """
+    canonical = {
+        "logType": log_type,
+        "eventTime": utc_iso(parse_instant(entry["eventTime"])),
+        "userId": entry.get("userId"),
+        "logRecord": entry.get("logRecord"),
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class AuditLogsStream(WindowedStream):
+    """Gong's audit logs, every log type, by `eventTime` windows: a bookmark per log type.
+
+    The log type is part of the window (`{fromDateTime, logType, toDateTime}`), so the
+    windowed machinery runs unchanged: windows fetched side by side, one request share,
+    a STATE after each finished window, a stop dropping only the window in progress.
+    Each type's bookmark (`log_type_bookmarks` in the state) moves to a window's end once
+    the window is read, never back; `replication_key_value` is the earliest of them (a
+    type not read yet counts as `start_date`), a lower bound any reader of the state can
+    trust. SDK partitions (one state per log type) were not used: the SDK finalizes a
+    partition's bookmark when its sync ends, not per window, and the tap's own helpers
+    (state.py, budget.py, fetching.py) keep one state per stream. Each run re-reads
+    `lookback_window_days` before each type's bookmark (entries Gong writes late);
+    entries come again with the same `logId`.
+    """
+
+    name = "audit_logs"
+    request_cost = "1 request per log type (5) and date window"
+    path = "/v2/logs"
+    primary_keys = ("logId",)
+    replication_key = "eventTime"
+    records_jsonpath = "$.logEntries[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:logs:read"
+    selected_by_default = False
+    window_unit = "log-type date windows"
+
+    @override
+    def parse_bookmark(self, value: str) -> dt.datetime:
+        return parse_instant(value)
+
+    @cached_property
+    def saved_type_bookmarks(self) -> dict[str, dt.datetime]:
+        """Each log type's bookmark as the previous run left it."""
+        saved = self.stream_state.get(LOG_TYPE_BOOKMARKS) or {}
+        try:
+            return {log_type: parse_instant(value) for log_type, value in saved.items()}
+        except (TypeError, ValueError):
+            raise GongStateError.not_written_by_tap(self.name, LOG_TYPE_BOOKMARKS, saved) from None
+
+    @override
+    def windows(self) -> Iterator[Window]:
+        # The log type furthest behind first, the lookback re-reads of those caught up
+        # last: a request budget that stops the stream every run still moves it on (were
+        # the types in a fixed order, its share could go on re-reading the first ones).
+        first, last = self.settings.first_instant, self.last_instant
+        behind = sorted(LOG_TYPES, key=lambda t: self.saved_type_bookmarks.get(t, first))
+        for log_type in behind:
+            start = first
+            if (bookmark := self.saved_type_bookmarks.get(log_type)) is not None:
+                start = max(first, bookmark - self.settings.lookback)
+            for window in time_windows(start, last, self.settings.calls_window):
+                yield {
+                    "fromDateTime": utc_iso(window.start),
+                    "logType": log_type,
+                    "toDateTime": utc_iso(window.end),
+                }
+
+    @override
+    def window_bookmark(self, window: Window) -> str:
+        marks = self.stream_state.setdefault(LOG_TYPE_BOOKMARKS, {})
+        end = parse_instant(window["toDateTime"])
+        saved = marks.get(window["logType"])
+        if saved is None or parse_instant(saved) < end:  # never moves back
+            marks[window["logType"]] = utc_iso(end)
+        first = self.settings.first_instant
+        return utc_iso(min(parse_instant(marks[t]) if t in marks else first for t in LOG_TYPES))
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return {**(context or {}), "cursor": next_page_token}
+
+    @override
+    def records_in_window(self, window: Window) -> Iterable[dict]:
+        log_type = window["logType"]
+        for entry in self.request_records(window):
+            yield {**entry, "logType": log_type, "logId": log_id(log_type, entry)}
+
+
+class PermissionProfilesStream(PerItemStream):
+    """Every permission profile of every workspace: one request per workspace, read whole.
+
+    The 2024-11 extract of Gong's spec has this endpoint with a thinner PermissionProfileDTO;
+    its fields here follow the newer copy appended to that extract
+    (/work/shared/gong-api/openapi-2024-11-endpoints.txt, end: OzTamir/gong-cli
+    reference/gong-openapi.json at 1cdfebe, fetched from Gong 2026-07-05). Neither copy
+    names a scope for it: `api:permission-profile:read` is the read scope Gong's OAuth
+    scope list has for it (as n8n's Gong credentials list it, and Nango's
+    list-permission-profiles action asks it).
+    """
+
+    name = "permission_profiles"
+    request_cost = "1 request per workspace"
+    parent_stream_type = WorkspacesStream
+    path = "/v2/all-permission-profiles"
+    primary_keys = ("id",)
+    records_jsonpath = "$.profiles[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:permission-profile:read"
+    item_param = item_field = "workspaceId"
+    per_workspace = True
+
+
+class PermissionProfileUsersStream(PerItemStream):
+    """Every user each permission profile controls: one request per profile, read whole."""
+
+    name = "permission_profile_users"
+    request_cost = "1 request per permission profile"
+    parent_stream_type = PermissionProfilesStream
+    path = "/v2/permission-profile/users"
+    primary_keys = ("profileId", "userId")
+    records_jsonpath = "$.users[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:users:read"
+    item_param = item_field = "profileId"
+    id_field = "userId"
+
+
+class EngageFlowsStream(PageChildStream):
+    """Every Gong Engage flow: one request per user (`flowOwnerEmail`), read whole.
+
+    Gong lists the company's flows with each owner's personal and shared ones (GET /v2/flows
+    as the newer copy of Gong's spec appended to the shared extract has it: OzTamir/gong-cli
+    reference/gong-openapi.json at 1cdfebe, scope `api:flows:read`), so a flow comes once
+    per owner who sees it: each is emitted once a run. An owner without an Engage licence
+    gets a 403 (`answers.is_owner_without_engage`): no flows, one line per page of users.
+    """
+
+    name = "engage_flows"
+    request_cost = "1 request per user"
+    parent_stream_type = UsersStream
+    path = "/v2/flows"
+    primary_keys = ("id",)
+    records_jsonpath = "$.flows[*]"
+    schema = StreamSchema(SCHEMAS)
+    required_scope = "api:flows:read"
+    selected_by_default = False
+
+    def __init__(self, tap: Tap, run: GongRun) -> None:
+        super().__init__(tap, run)
+        self.flows_emitted: set[str] = set()
+        self.owners_without_engage = 0
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        self.owners_without_engage = 0
+        for user in page:
+            email = user.get("emailAddress")
+            if not email:
+                continue
+            for flow in self.request_records({"flowOwnerEmail": email}):
+                if (flow_id := str(flow.get("id"))) not in self.flows_emitted:
+                    self.flows_emitted.add(flow_id)
+                    yield flow
+        if self.owners_without_engage:
+            self.logger.info(
+                "%s: %d of %d users have no Gong Engage licence (Gong answered 403 to their "
+                "flows): they own no flows.",
+                self.name,
+                self.owners_without_engage,
+                len(page),
+            )
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        return {**(context or {}), "cursor": next_page_token}
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        if is_owner_without_engage(response):
+            self.owners_without_engage += 1
+            self.run.outcomes.gong_accepted()
+            return
+        super().validate_response(response)
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        if is_owner_without_engage(response):
+            return iter(())
+        return super().parse_response(response)
 
 
 # Every stream the tap offers; tap.py discovers these.
@@ -563,4 +918,10 @@ STREAM_TYPES: tuple[type[GongStream], ...] = (
     AnsweredScorecardAnswersStream,
     LibraryFoldersStream,
     LibraryFolderCallsStream,
+    ActivityByPeriodStream,
+    UserSettingsHistoryStream,
+    AuditLogsStream,
+    PermissionProfilesStream,
+    PermissionProfileUsersStream,
+    EngageFlowsStream,
 )

@@ -35,7 +35,7 @@ from tap_gong.fetching import MAX_CONCURRENT_REQUESTS
 from tap_gong.oauth import oauth_properties
 from tap_gong.pacing import RequestPacer
 from tap_gong.progress import StreamTally
-from tap_gong.settings import DEFAULT_API_URL, GongSettings
+from tap_gong.settings import ACTIVITY_PERIODS, DEFAULT_API_URL, GongSettings
 from tap_gong.streams import STREAM_TYPES
 from tap_gong.windows import parse_instant, utc_now
 
@@ -96,7 +96,8 @@ class TapGong(Tap):
         th.Property(
             "user_ids",
             th.ArrayType(th.StringType),
-            description="Only extract interaction_stats and user_activity of these Gong user ids.",
+            description="Only extract interaction_stats, user_activity and activity_by_period of "
+            "these Gong user ids.",
         ),
         th.Property(
             "lookback_window_days",
@@ -187,7 +188,23 @@ class TapGong(Tap):
             "(_sdc_deleted_at); data Gong changed more than 7 days late comes too. 0 "
             "reconciles on every run; unset never does.",
         ),
+        th.Property(
+            "activity_period",
+            th.StringType(allowed_values=list(ACTIVITY_PERIODS)),
+            default=GongSettings.default("activity_period"),
+            description="The period activity_by_period aggregates each user's activity by: "
+            "DAY, WEEK (from Monday), MONTH, QUARTER or YEAR, in the company's time zone.",
+        ),
     ).to_dict()
+
+    @override
+    @classmethod
+    def _get_about_info(cls) -> Any:
+        # The SDK's `--about` (plugin_base.print_about): the description gains the streams
+        # whose cost grows with the company, and those not selected by default.
+        info = super()._get_about_info()
+        info.description = f"{info.description} {streams_about()}"
+        return info
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         self.started_at = time.monotonic()
@@ -358,6 +375,18 @@ def tap_state_file(state: IO[str] | None) -> IO[str] | None:
         )
         raise GongStateError(msg)
     return io.StringIO(json.dumps(parsed))
+
+
+def streams_about() -> str:
+    """What --about says of the streams: those that cost more than a request or a few pages
+    per run, and those a catalog (or Meltano's `*.*` less three) leaves out by default."""
+    costly = [f"{vars(s)['name']} ({s.request_cost})" for s in STREAM_TYPES if s.request_cost]
+    unselected = [vars(s)["name"] for s in STREAM_TYPES if not s.selected_by_default]
+    return (
+        f"Streams that cost more per run as the company grows: {', '.join(costly)}. "
+        f"Not selected by default: {', '.join(unselected)} (select them in the catalog, or "
+        "delete their line in meltano.yml)."
+    )
 
 
 def check_config_file(path: str) -> None:

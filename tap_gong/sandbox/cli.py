@@ -109,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
         help="undocumented values, fields and nulls, as Gong may send one day",
     )
     parser.add_argument("--log-requests", action="store_true", help="print request lines")
+    parser.add_argument(
+        "--no-engage",
+        dest="engage",
+        action="store_false",
+        help="a company without Gong Engage: every GET /v2/flows answers 403",
+    )
     return parser
 
 
@@ -121,6 +127,7 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
             now=args.now,
             odd_payloads=args.odd_payloads,
             log_requests=args.log_requests,
+            engage=args.engage,
         )
     except SettingError as error:
         fail(f"{flag_of.get(error.setting, error.setting)} {error.problem}")

@@ -25,6 +25,12 @@ from zoneinfo import ZoneInfo
 
 from typing_extensions import override
 
+from tap_gong.sandbox.admin_endpoints import (
+    ADMIN_ROUTES,
+    SETTINGS_HISTORY_PATH,
+    AdminEndpointsMixin,
+    admin_scope,
+)
 from tap_gong.sandbox.dataset import Dataset
 from tap_gong.sandbox.endpoints import ROUTES, EndpointsMixin
 from tap_gong.sandbox.oauth import EXPIRED_TOKEN_MESSAGE, TOKEN_PATH, SandboxTokenIssuer
@@ -118,6 +124,7 @@ class SandboxSettings:
     transcript_sentences: int = 24  # sentences in each call's transcript
     odd_payloads: bool = False  # undocumented values, fields and nulls; no `records` on one page
     log_requests: bool = False  # request lines on stderr
+    engage: bool = True  # False: a company without Gong Engage (403 to every /v2/flows)
 
     def __post_init__(self) -> None:
         errors = setting_errors(self)
@@ -168,7 +175,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class GongSandbox(EndpointsMixin):
+class GongSandbox(AdminEndpointsMixin, EndpointsMixin):
     """A running fake of Gong's API; see tap_gong/sandbox/__init__.py for usage."""
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
@@ -477,7 +484,7 @@ class GongSandbox(EndpointsMixin):
             return error_reply(401, request_id, ["Missing or invalid credentials"])
         if request.auth == "expired":
             return error_reply(401, request_id, [EXPIRED_TOKEN_MESSAGE])
-        scope = ENDPOINT_SCOPES.get(request.path)
+        scope = ENDPOINT_SCOPES.get(request.path) or admin_scope(request.path)
         if scope in self.settings.withheld_scopes:
             # As Gong said it live (PipedreamHQ/pipedream#16062, its end cut off there).
             words = f"You don't have permission to use '{scope}' in your company"
@@ -490,6 +497,10 @@ class GongSandbox(EndpointsMixin):
             return self._stats_answer(request.body or {}, request_id)
         if route := ROUTES.get((request.method, request.path)):
             return route(self, request.query, request.body or {}, request_id)
+        if route := ADMIN_ROUTES.get((request.method, request.path)):
+            return route(self, request.query, request.body or {}, request_id)
+        if request.method == "GET" and SETTINGS_HISTORY_PATH.match(request.path):
+            return self._settings_history_answer(request.path, request_id)
         return error_reply(404, request_id, [f"No such endpoint: {request.method} {request.path}"])
 
     def _calls_answer(self, query: dict[str, str], request_id: str) -> Reply:

@@ -20,10 +20,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from demo.meltano_runner import tap_gong_environment
 from tap_gong.sandbox import GongSandbox, RequestLogEntry, SandboxSettings
-from tap_gong.streams import STREAM_TYPES
+from tap_gong.streams import LOG_TYPES, STREAM_TYPES, log_id, period_end, period_start
+from tap_gong.windows import parse_instant, utc_iso
 from tests.e2e.meltano_project import REPO_ROOT, MeltanoProject
 from tests.e2e.warehouses import Warehouse
 
@@ -159,6 +161,62 @@ def library_records(sandbox: GongSandbox) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def rest_api_records(sandbox: GongSandbox, start: dt.datetime) -> dict[str, list[dict[str, Any]]]:
+    """Issue 26's streams: weekly activity from the week holding start_date's company day,
+    settings history, logs, permission profiles and their users, each Engage flow once."""
+    first_day = start.astimezone(ZoneInfo(sandbox.settings.time_zone)).date()
+    monday = period_start(first_day, "WEEK")
+    workspaces = [workspace["id"] for workspace in sandbox.workspaces()]
+    profiles = [
+        {**profile, "workspaceId": workspace_id}
+        for workspace_id in workspaces
+        for profile in sandbox.permission_profiles(workspace_id)
+    ]
+    flows = {
+        flow["id"]: flow
+        for user in sandbox.users()
+        for flow in sandbox.engage_flows(user["emailAddress"]) or []
+    }
+    return {
+        "activity_by_period": [
+            {
+                **{k: v for k, v in counts.items() if k not in ("fromDate", "toDate")},
+                "userId": item["userId"],
+                "userEmailAddress": item["userEmailAddress"],
+                "aggregationPeriod": "WEEK",
+                "fromDate": (week := period_start(day_of(counts["fromDate"]), "WEEK")).isoformat(),
+                "toDate": period_end(week, "WEEK").isoformat(),
+                "fromDateTime": counts["fromDate"],
+                "toDateTime": counts["toDate"],
+            }
+            for item in sandbox.activity_by_period("WEEK", monday, sandbox.company_today())
+            for counts in item["userAggregateActivity"]
+        ],
+        "user_settings_history": [
+            {**change, "userId": user["id"], "time": utc_iso(parse_instant(change["time"]))}
+            for user in sandbox.users()
+            for change in sandbox.settings_history(user["id"])
+        ],
+        "audit_logs": [
+            {**entry, "logType": log_type, "logId": log_id(log_type, entry)}
+            for log_type in LOG_TYPES
+            for entry in sandbox.log_entries(log_type, start, sandbox.now())
+        ],
+        "permission_profiles": profiles,
+        "permission_profile_users": [
+            {"profileId": profile["id"], "userId": user["id"], **user}
+            for profile in profiles
+            for user in sandbox.permission_profile_users(profile["id"])
+        ],
+        "engage_flows": list(flows.values()),
+    }
+
+
+def day_of(instant: str) -> dt.date:
+    """The calendar day of an ISO-8601 instant in its own offset (the company's)."""
+    return dt.datetime.fromisoformat(instant).date()
+
+
 def gong_records(
     sandbox: GongSandbox, start: dt.datetime = START_DATE
 ) -> dict[str, list[dict[str, Any]]]:
@@ -212,6 +270,7 @@ def gong_records(
             for answer in review["answers"]
         ],
         **library_records(sandbox),
+        **rest_api_records(sandbox, start),
     }
 
 
@@ -375,7 +434,8 @@ def tap_environment(sandbox: GongSandbox) -> dict[str, str]:
         # The sandbox sets no rate limit here: no need to pace at Gong's 3 per second.
         max_requests_per_second=50,
     )
-    return tap_gong_environment(config)
+    # Every stream, those not selected by default too (meltano.yml leaves three out).
+    return {**tap_gong_environment(config), "TAP_GONG__SELECT": json.dumps(["*.*"])}
 
 
 def change_gong(sandbox: GongSandbox) -> GongChanges:

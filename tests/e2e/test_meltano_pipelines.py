@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tap_gong.late_data import LATE_DATA
+from tap_gong.streams import LOG_TYPES
 from tests.e2e.pipeline_scenario import (
     LOOKBACK,
     SANDBOX_NOW,
@@ -100,8 +101,17 @@ def test_scheduled_run_continues_from_the_state_of_meltano_run(history):
     assert stats_from == (SANDBOX_NOW - LATE_DATA).astimezone(zone).date()
 
 
+# Tables whose every column is text and every row full: target-duckdb 0.8.0 COPYs each
+# batch from a headerless CSV and DuckDB 1.2.2's sniffer takes the first row for a header
+# (README, Load into DuckDB). Strict: the day the loader keeps that row, this fails.
+DUCKDB_LOSES_FIRST_ROW = {"permission_profile_users"}
+
+
 @pytest.mark.parametrize("table", sorted(TABLE_KEYS))
-def test_every_stream_loads_gongs_rows_once_after_each_run(history, table):
+def test_every_stream_loads_gongs_rows_once_after_each_run(history, table, request):
+    if history.warehouse == "duckdb" and table in DUCKDB_LOSES_FIRST_ROW:
+        reason = "target-duckdb loses the first row of an all-text batch"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     key = TABLE_KEYS[table]
     for run in (history.first_run, history.rerun, history.scheduled_run):
         assert run.gong.tables[table], f"the sandbox holds no {table}: nothing is checked"
@@ -182,6 +192,25 @@ def test_backfill_costs_the_requests_the_readme_says(history):
     )
     assert asked["/v2/stats/interaction"] == finished_days
     assert_library_costs_one_request_per_workspace_and_per_folder(run)
+    # Logs: one request per log type and 30-day window.
+    log_windows = math.ceil((SANDBOX_NOW - START_DATE) / dt.timedelta(days=30))
+    assert_rest_api_costs(run, logs=len(LOG_TYPES) * log_windows)
+
+
+def assert_rest_api_costs(run: Snapshot, logs: int) -> Counter[str]:
+    """Issue 26's streams: one request per user (settings history, flows), per workspace
+    and per profile (permission profiles), per log type and window, and one for the
+    weeks of activity. Returns the other paths' counts."""
+    asked = run.requests_per_path()
+    histories = [path for path in asked if path.endswith("/settings-history")]
+    assert sum(asked.pop(path) for path in histories) == len(run.gong.tables["users"])
+    assert asked.pop("/v2/flows") == len(run.gong.tables["users"])
+    assert asked.pop("/v2/all-permission-profiles") == len(run.gong.tables["workspaces"])
+    profiles = len(run.gong.tables["permission_profiles"])
+    assert asked.pop("/v2/permission-profile/users") == profiles
+    assert asked.pop("/v2/logs") == logs
+    assert asked.pop("/v2/stats/activity/aggregate-by-period") == 1
+    return asked
 
 
 def assert_library_costs_one_request_per_workspace_and_per_folder(run: Snapshot) -> None:
@@ -191,7 +220,7 @@ def assert_library_costs_one_request_per_workspace_and_per_folder(run: Snapshot)
 
 
 def test_an_hourly_run_costs_one_request_per_stream_and_one_or_two_for_stats(history):
-    asked = history.rerun.requests_per_path()
+    asked = assert_rest_api_costs(history.rerun, logs=len(LOG_TYPES))
     stats_requests = asked.pop("/v2/stats/interaction")
     assert 1 <= stats_requests <= 2
     # The library, read whole: one request per workspace and one per folder.

@@ -34,6 +34,7 @@ from tests.e2e.pipeline_scenario import (
     tap_environment,
 )
 from tests.e2e.warehouses import DuckDBWarehouse
+from tests.support import discovered_catalog
 
 CONFIG_SET = "meltano config set "
 DUCKDB_PIN = "duckdb==1.2.2"
@@ -140,9 +141,19 @@ def test_meltano_yml_declares_every_setting_tap_gong_reports_and_marks_its_secre
     assert {name for name, setting in declared.items() if setting.get("sensitive")} == secrets
 
 
-def test_meltano_yml_selects_every_stream_tap_gong_offers():
+def test_meltano_yml_selects_every_stream_tap_gong_selects_by_default():
     selected = repo_tap_gong()["select"]
-    assert selected == ["*.*"]
+    catalog = json.loads(discovered_catalog())
+    not_by_default = sorted(
+        entry["tap_stream_id"]
+        for entry in catalog["streams"]
+        for metadata in entry["metadata"]
+        if metadata["breadcrumb"] == [] and not metadata["metadata"]["selected-by-default"]
+    )
+    assert selected[0] == "*.*"
+    assert sorted(rule.removeprefix("!").removesuffix(".*") for rule in selected[1:]) == (
+        not_by_default
+    )
 
 
 def test_readme_config_commands_change_only_the_values_they_set(fresh_project):
