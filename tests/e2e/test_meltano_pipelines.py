@@ -101,17 +101,8 @@ def test_scheduled_run_continues_from_the_state_of_meltano_run(history):
     assert stats_from == (SANDBOX_NOW - LATE_DATA).astimezone(zone).date()
 
 
-# Tables whose every column is text and every row full: target-duckdb 0.8.0 COPYs each
-# batch from a headerless CSV and DuckDB 1.2.2's sniffer takes the first row for a header
-# (README, Load into DuckDB). Strict: the day the loader keeps that row, this fails.
-DUCKDB_LOSES_FIRST_ROW = {"permission_profile_users"}
-
-
 @pytest.mark.parametrize("table", sorted(TABLE_KEYS))
-def test_every_stream_loads_gongs_rows_once_after_each_run(history, table, request):
-    if history.warehouse == "duckdb" and table in DUCKDB_LOSES_FIRST_ROW:
-        reason = "target-duckdb loses the first row of an all-text batch"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+def test_every_stream_loads_gongs_rows_once_after_each_run(history, table):
     key = TABLE_KEYS[table]
     for run in (history.first_run, history.rerun, history.scheduled_run):
         assert run.gong.tables[table], f"the sandbox holds no {table}: nothing is checked"
