@@ -49,7 +49,7 @@ from run import (
     tap_executable,
 )
 
-from tap_gong.sandbox import GongSandbox, SandboxSettings
+from gong_sandbox import GongSandbox, SandboxSettings
 from tap_gong.windows import parse_instant
 
 STATS_PATH = "/v2/stats/interaction"

@@ -4,7 +4,7 @@
     python benchmarks/run.py --quick    # a smoke run with small numbers (about 15 s)
     python benchmarks/run.py --profile  # then: where the tap's time goes (cProfile)
 
-The Gong sandbox (tap_gong.sandbox) serves in this process; the installed `tap-gong`
+The Gong sandbox (gong_sandbox) serves in this process; the installed `tap-gong`
 next to this Python runs as a subprocess whose output goes to sink.py, a process that
 reads and discards it as a target would. CPU and peak memory come from the OS (the
 wait4 rusage of each child, see measure.py); the sandbox's own CPU is this process's.
@@ -35,7 +35,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tap_gong.sandbox import GongSandbox, RequestLogEntry, SandboxSettings
+from gong_sandbox import GongSandbox, RequestLogEntry, SandboxSettings
 
 # What the benchmarks measure: the two streams every Gong rule applies to.
 BENCHMARKED_STREAMS = ("calls", "interaction_stats")

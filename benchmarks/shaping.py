@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tap_gong.sandbox import GongSandbox, SandboxSettings
+from gong_sandbox import GongSandbox, SandboxSettings
 from tap_gong.tap import TapGong
 
 SANDBOX_NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.timezone.utc)

@@ -35,7 +35,7 @@ from run import (
     unpaced_config,
 )
 
-from tap_gong.sandbox import GongSandbox, SandboxSettings
+from gong_sandbox import GongSandbox, SandboxSettings
 
 HOURLY_NEW_CALLS = 12  # an hour of a company with about 300 calls a day
 LARGER = 5  # the larger company of (2), in multiples of the smaller

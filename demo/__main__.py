@@ -19,13 +19,13 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from demo.meltano_runner import (
+from gong_sandbox import GongSandbox, SandboxSettings
+from tests.e2e.meltano_runner import (
     MeltanoFailed,
     meltano_executable,
     run_meltano,
     tap_gong_environment,
 )
-from tap_gong.sandbox import GongSandbox, SandboxSettings
 
 UTC = dt.timezone.utc
 PIPELINE = ("tap-gong", "target-duckdb")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.support import sandbox_settings
 
 

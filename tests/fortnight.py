@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
+from gong_sandbox import GongSandbox, SandboxSettings
 from tap_gong.late_data import LateDataRereads
-from tap_gong.sandbox import GongSandbox, SandboxSettings
 from tap_gong.tap import TapGong
 from tests.support import sync_in_process
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from singer_sdk.streams import Stream
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tap_gong.streams import STREAM_TYPES
 from tests.e2e.pipeline_scenario import gong_records
 from tests.support import sandbox_settings as base_sandbox_settings

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
-from tap_gong.sandbox import GongSandbox, RequestLogEntry, SandboxSettings
+from gong_sandbox import GongSandbox, RequestLogEntry, SandboxSettings
 from tap_gong.tap import TapGong
 
 UTC = dt.timezone.utc

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from jsonschema import Draft7Validator, FormatChecker
 
+from gong_sandbox import GongSandbox
 from tap_gong.client import CALL_PROCESSING_ALLOWANCE
-from tap_gong.sandbox import GongSandbox
 from tests.support import instant, run_tap, sandbox_settings, tap_config
 
 INSTANT_FIELDS = ("started", "scheduled")

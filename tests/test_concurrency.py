@@ -24,10 +24,10 @@ import pytest
 import requests
 from typing_extensions import override
 
+from gong_sandbox import GongSandbox, RequestLogEntry
 from tap_gong.errors import GongQuotaExhausted, GongRequestRejected
 from tap_gong.fetching import StreamWindows, Window, WindowFetcher
 from tap_gong.pacing import RequestPacer
-from tap_gong.sandbox import GongSandbox, RequestLogEntry
 from tests.support import (
     FakeClock,
     expected_stats,

@@ -7,7 +7,7 @@ import json
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tap_gong.tap import TapGong
 from tests.support import discovered_catalog, sandbox_settings, tap_config
 

@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.support import tap_config, tap_executable
 
 README = Path(__file__).parent.parent / "README.md"

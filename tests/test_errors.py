@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.support import TapRun, all_stream_names, run_tap, tap_config
 
 

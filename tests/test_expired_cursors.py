@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.support import (
     TAP_TIMEOUT_SECONDS,
     run_tap,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.support import TapRun, run_tap, sandbox_settings, start_tap, tap_config, tap_executable
 from tests.test_errors import assert_clean_failure
 

@@ -9,8 +9,8 @@ import signal
 import time
 from pathlib import Path
 
+from gong_sandbox import GongSandbox
 from tap_gong.client import CALL_PROCESSING_ALLOWANCE
-from tap_gong.sandbox import GongSandbox
 from tests.support import (
     expected_stats,
     instant,

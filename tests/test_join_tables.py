@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.support import (
     TapRun,
     assert_as_gong_sent,

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.fortnight import answers_of, simulate
 from tests.support import TapRun, instant, run_tap, tap_config
 

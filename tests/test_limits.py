@@ -17,9 +17,9 @@ import pytest
 import urllib3.util.connection
 from typing_extensions import override
 
+from gong_sandbox import GongSandbox
 from tap_gong.errors import RequestBudgetSpent
 from tap_gong.pacing import PACING_WINDOW_SECONDS, RequestPacer
-from tap_gong.sandbox import GongSandbox
 from tests.support import (
     FakeClock,
     expected_stats,

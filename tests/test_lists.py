@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jsonschema import Draft7Validator, FormatChecker
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.support import instant, run_tap, sandbox_settings, tap_config
 
 

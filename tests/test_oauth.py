@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
+from gong_sandbox import GongSandbox
+from gong_sandbox.oauth import EXPIRED_TOKEN_MESSAGE, TOKEN_PATH
 from tap_gong.oauth import GongOAuthAuthenticator, GongOAuthError
-from tap_gong.sandbox import GongSandbox
-from tap_gong.sandbox.oauth import EXPIRED_TOKEN_MESSAGE, TOKEN_PATH
 from tests.support import sandbox_settings
 
 CALLS_RANGE = {"fromDateTime": "2024-02-01T00:00:00Z", "toDateTime": "2024-04-01T00:00:00Z"}

@@ -8,8 +8,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from tap_gong.sandbox import GongSandbox
-from tap_gong.sandbox.oauth import TOKEN_PATH
+from gong_sandbox import GongSandbox
+from gong_sandbox.oauth import TOKEN_PATH
 from tap_gong.settings import GongSettings
 from tests.support import run_tap, sandbox_settings, start_tap, tap_config
 from tests.test_errors import assert_clean_failure

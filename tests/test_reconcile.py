@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.support import SANDBOX_NOW, TapRun, instant, run_tap, tap_config
 
 CALL_STREAMS = ("calls", "call_details", "call_participants", "call_transcripts")

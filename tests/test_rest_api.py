@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tap_gong.streams import LOG_TYPES
 from tests.support import (
     TapRun,

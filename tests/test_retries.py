@@ -12,10 +12,10 @@ import pytest
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
+from gong_sandbox import GongSandbox
 from tap_gong.errors import GongRetriesExhausted
 from tap_gong.pacing import RequestPacer
 from tap_gong.retries import RetryPolicy
-from tap_gong.sandbox import GongSandbox
 from tests.support import FakeClock, sync_in_process, tap_config, tap_in_process
 
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from gong_sandbox import GongSandbox
 from tap_gong.answers import retry_after_seconds
-from tap_gong.sandbox import GongSandbox
 from tap_gong.windows import company_day, time_windows, utc_iso
 from tests.support import run_tap, tap_config
 

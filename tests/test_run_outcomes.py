@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.support import (
     TapRun,
     expected_stats,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -10,10 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tap_gong.sandbox import GongSandbox, SandboxSettings
+from gong_sandbox import GongSandbox, Request, SandboxSettings
 
 NOW = datetime(2024, 3, 10, 12, tzinfo=timezone.utc)
 AUTH = ("sandbox-key", "sandbox-secret")
+BASIC_AUTH = {"Authorization": "Basic " + base64.b64encode(b"sandbox-key:sandbox-secret").decode()}
 WHOLE_RANGE = {"fromDateTime": "2024-02-01T00:00:00Z", "toDateTime": "2024-04-01T00:00:00Z"}
 
 
@@ -343,7 +345,8 @@ def test_the_rate_limit_judges_each_request_by_when_it_arrived(sandbox):
     sandbox.configure(requests_per_second=3)
 
     def admitted(arrived: float) -> bool:
-        return sandbox._admit(arrived)[1] is None
+        workspaces = Request("GET", "/v2/workspaces", BASIC_AUTH, arrived=arrived)
+        return sandbox.handle(workspaces).status != 429
 
     assert [admitted(at) for at in (100.0, 100.3, 100.6, 101.0)] == [True] * 4
     assert not admitted(101.2)  # 100.3, 100.6, 101.0 and itself

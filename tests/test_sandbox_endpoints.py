@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tap_gong.sandbox import GongSandbox, SandboxSettings
+from gong_sandbox import GongSandbox, SandboxSettings
 
 NOW = datetime(2024, 3, 10, 12, tzinfo=timezone.utc)
 ZONE = ZoneInfo("America/Los_Angeles")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.support import run_tap, sandbox_settings, tap_config
 
 SECRET = "s3cr3t-Xq9-secret-value"

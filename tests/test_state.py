@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from gong_sandbox import GongSandbox
 from tap_gong.client import CALL_PROCESSING_ALLOWANCE
-from tap_gong.sandbox import GongSandbox
 from tests.support import instant, sync_in_process, tap_config, tap_in_process
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from demo.meltano_runner import meltano_executable
 from tests.e2e.meltano_project import MeltanoProject
+from tests.e2e.meltano_runner import meltano_executable
 from tests.e2e.pipeline_scenario import PipelineHistory, run_pipeline_history
 from tests.e2e.postgres_server import PostgresServer, PostgresUnavailable, throwaway_postgres
 from tests.e2e.snowflake.emulator import (

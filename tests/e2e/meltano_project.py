@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from demo.meltano_runner import MeltanoFailed, run_meltano
+from tests.e2e.meltano_runner import MeltanoFailed, run_meltano
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What the copy leaves out: VCS, caches, local installs and outputs, secrets, tests.

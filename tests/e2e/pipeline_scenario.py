@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from demo.meltano_runner import tap_gong_environment
-from tap_gong.sandbox import GongSandbox, RequestLogEntry, SandboxSettings
+from gong_sandbox import GongSandbox, RequestLogEntry, SandboxSettings
 from tap_gong.streams import LOG_TYPES, STREAM_TYPES, log_id, period_end, period_start
 from tap_gong.windows import parse_instant, utc_iso
 from tests.e2e.meltano_project import REPO_ROOT, MeltanoProject
+from tests.e2e.meltano_runner import tap_gong_environment
 from tests.e2e.warehouses import Warehouse
 
 UTC = dt.timezone.utc

@@ -24,9 +24,9 @@ import duckdb
 import pytest
 import yaml  # type: ignore[import-untyped]  # no stubs in the test extras
 
-from demo.meltano_runner import meltano_executable
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.e2e.meltano_project import REPO_ROOT, MeltanoProject
+from tests.e2e.meltano_runner import meltano_executable
 from tests.e2e.pipeline_scenario import (
     GongHolds,
     sandbox_settings,

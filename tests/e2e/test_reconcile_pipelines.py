@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.e2e.meltano_project import MeltanoProject
 from tests.e2e.pipeline_scenario import SANDBOX_NOW, START_DATE, sandbox_settings, tap_environment
 from tests.e2e.postgres_server import PostgresServer

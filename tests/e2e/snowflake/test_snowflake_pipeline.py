@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tap_gong.sandbox import GongSandbox
+from gong_sandbox import GongSandbox
 from tests.e2e.meltano_project import MeltanoProject
 from tests.e2e.pipeline_scenario import (
     TABLE_KEYS,

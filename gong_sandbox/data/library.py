@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tap_gong.sandbox.company import gong_id
-from tap_gong.sandbox.dataset import Call
+from gong_sandbox.data.company import gong_id
+from gong_sandbox.data.dataset import Call
 
 # Each folder's name, the folder it sits in (by index, None: a root) and the calls it
 # gets per thousand of its workspace's calls.

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tap_gong.sandbox.dataset import User
+from gong_sandbox.data.dataset import User
 
 # Gong's scorecard family are int64 ids; above 2**53 so a parser going through doubles breaks.
 INT53_LIMIT = 2**53

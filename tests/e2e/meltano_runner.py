@@ -1,7 +1,8 @@
-"""Running meltano as a user would, shared by the demo and the end-to-end tests.
+"""Running meltano as a user would: the end-to-end tests' runner, which the demo uses too.
 
-It lives outside tap_gong/ so that it never ships in the wheel: only a clone of the
-repository (where meltano.yml is) can use it.
+It lives with the tests, outside the wheel: only a clone of the repository (where
+meltano.yml is) can use it, and the demo runs from there (`python -m demo` puts the
+repository root on sys.path, so `tests.e2e` imports; nothing here needs pytest).
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tap_gong.sandbox.activity import ACTIVITY_KINDS
-from tap_gong.sandbox.company import gong_id
-from tap_gong.sandbox.dataset import User
+from gong_sandbox.data.activity import ACTIVITY_KINDS
+from gong_sandbox.data.company import gong_id
+from gong_sandbox.data.dataset import User, midnight
 
 LOG_TYPES = (
     "AccessLog",
@@ -73,8 +73,8 @@ def aggregate_by_period(
             rows.append(
                 {
                     **periods[start],
-                    "fromDate": _midnight(first, zone).isoformat(),
-                    "toDate": _midnight(end, zone).isoformat(),
+                    "fromDate": midnight(first, zone).isoformat(),
+                    "toDate": midnight(end, zone).isoformat(),
                 }
             )
         items.append(
@@ -92,10 +92,6 @@ def _next_period(start: date, period: str) -> date:
         return start + timedelta(days=1 if period == "DAY" else 7)
     month = start.month - 1 + {"MONTH": 1, "QUARTER": 3, "YEAR": 12}[period]
     return start.replace(year=start.year + month // 12, month=month % 12 + 1, day=1)
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, datetime.min.time(), tzinfo=zone)
 
 
 class Administration:
@@ -158,7 +154,7 @@ class Administration:
         }
 
     def _flow(self, rng: random.Random, visibility: str) -> dict[str, Any]:
-        created = _midnight(self._first_day, self._zone) - timedelta(
+        created = midnight(self._first_day, self._zone) - timedelta(
             seconds=rng.randint(0, 300 * 86_400)
         )
         return {
@@ -177,7 +173,7 @@ class Administration:
         if user is None:
             return None
         rng = random.Random(f"{self._seed}:settings:{user_id}")
-        start = _midnight(self._first_day, self._zone) - timedelta(days=400)
+        start = midnight(self._first_day, self._zone) - timedelta(days=400)
         changes = []
         for n in range(rng.randint(0, 4)):
             at = start + timedelta(days=90 * n, seconds=rng.randint(0, 86_400 * 80))
@@ -193,7 +189,7 @@ class Administration:
     def log_entries(self, log_type: str, start: datetime, end: datetime) -> Iterator[dict]:
         """Entries of one log type with eventTime in [start, end), by company day drawn."""
         day = max(start.astimezone(self._zone).date(), self._first_day)
-        while (day_start := _midnight(day, self._zone)) < end:
+        while (day_start := midnight(day, self._zone)) < end:
             rng = random.Random(f"{self._seed}:logs:{log_type}:{day}")
             for n in range(rng.randint(0, LOG_ENTRIES_PER_DAY[log_type])):
                 at = day_start + timedelta(seconds=rng.randint(0, 86_399))

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tap_gong.sandbox.company import SMART_TRACKERS, Company, gong_id
-from tap_gong.sandbox.dataset import AVERAGED_STATS, COMPANIES, LONGEST_STATS, Call, User
-from tap_gong.sandbox.protocol import dumps
+from gong_sandbox.data.company import SMART_TRACKERS, Company, gong_id
+from gong_sandbox.data.dataset import AVERAGED_STATS, COMPANIES, LONGEST_STATS, Call, User
+from gong_sandbox.protocol import dumps
 
 CONTENT_FIELDS = (
     "structure", "topics", "trackers", "trackerOccurrences", "pointsOfInterest", "brief",

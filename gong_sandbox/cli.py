@@ -15,9 +15,10 @@ from typing import Any, NoReturn
 
 from typing_extensions import override
 
-from tap_gong.sandbox.protocol import parse_instant
-from tap_gong.sandbox.server import GongSandbox, SandboxSettings
-from tap_gong.sandbox.validation import SettingError
+from gong_sandbox.protocol import parse_instant
+from gong_sandbox.sandbox import GongSandbox
+from gong_sandbox.settings import SandboxSettings
+from gong_sandbox.validation import SettingError
 
 PROG = "tap-gong-sandbox"
 USAGE_ERROR = 2

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from tap_gong.sandbox.content import MAX_COMMENT_DELAY, CallContent
-from tap_gong.sandbox.dataset import Call, Dataset
-from tap_gong.sandbox.scoring import MAX_REVIEW_DELAY_SECONDS, Reviews
+from gong_sandbox.data.content import MAX_COMMENT_DELAY, CallContent
+from gong_sandbox.data.dataset import Call, Dataset
+from gong_sandbox.data.scoring import MAX_REVIEW_DELAY_SECONDS, Reviews
 
 ACTIVITY_KINDS = (
     "callsAsHost", "callsAttended", "callsGaveFeedback", "callsRequestedFeedback",

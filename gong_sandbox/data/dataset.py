@@ -182,6 +182,11 @@ def person_interaction_stats(calls: list[Call]) -> list[dict[str, Any]]:
     return stats
 
 
+def midnight(day: date, zone: ZoneInfo) -> datetime:
+    """Start of a company day (fold=0 picks the earlier instant around DST changes)."""
+    return datetime.combine(day, time(), tzinfo=zone)
+
+
 class Dataset:
     """Users, workspaces, visible calls (sorted by filter instant) and hidden late calls.
 
@@ -416,8 +421,7 @@ class Dataset:
         return sorted(self._visible_by_day)
 
     def midnight(self, day: date) -> datetime:
-        """Start of a company day (fold=0 picks the earlier instant around DST changes)."""
-        return datetime.combine(day, time(), tzinfo=self.zone)
+        return midnight(day, self.zone)
 
     def stats_period(self, from_day: date, to_day: date) -> dict[str, str]:
         """The top-level fields of a stats answer: the company's zone and the range's bounds."""

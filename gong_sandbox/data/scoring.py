@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tap_gong.sandbox.company import Company, Question, Scorecard, int64_id
-from tap_gong.sandbox.dataset import Call, User
+from gong_sandbox.data.company import Company, Question, Scorecard, int64_id
+from gong_sandbox.data.dataset import Call, User
 
 MIN_REVIEW_DELAY_SECONDS = 3_600
 MAX_REVIEW_DELAY_SECONDS = 4 * 86_400

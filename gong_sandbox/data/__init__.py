@@ -1,0 +1,1 @@
+"""The deterministic company the sandbox serves: its calls, people, content and records."""
