@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -352,6 +353,37 @@ def test_the_rate_limit_judges_each_request_by_when_it_arrived(sandbox):
     assert not admitted(101.2)  # 100.3, 100.6, 101.0 and itself
     assert not admitted(100.95)  # counted after 101.2: 100.0, 100.3, 100.6 and itself
     assert admitted(102.3)  # alone in the second before it
+
+
+def test_the_http_server_answers_what_handle_answers_in_process(sandbox, http):
+    in_process = GongSandbox(make_settings())  # the same data, request ids and clock
+    stats = {"filter": {"fromDate": "2024-03-01", "toDate": "2024-03-05"}}
+    asked: list[tuple[str, str, dict[str, Any] | None]] = [
+        (
+            "GET",
+            "/v2/calls?fromDateTime=2024-03-01T00:00:00Z&toDateTime=2024-03-09T00:00:00Z",
+            None,
+        ),
+        ("POST", "/v2/stats/interaction", stats),
+        ("POST", "/v2/stats/interaction", {"filter": {"fromDate": "2024-03-05"}}),
+        ("GET", "/v2/users/1/settings-history", None),
+        ("GET", "/v2/no-such-endpoint", None),
+    ]
+
+    def without_cursor(body: bytes) -> Any:  # a cursor holds when it was issued
+        answer = json.loads(body)
+        answer.get("records", {}).pop("cursor", None)
+        return answer
+
+    for method, target, body in asked:
+        over_http = http.request(method, sandbox.url + target, json=body, timeout=10)
+        data = json.dumps(body).encode() if body is not None else b""
+        reply = in_process.handle(Request(method, target, BASIC_AUTH, data))
+        assert (reply.status, without_cursor(reply.body)) == (
+            over_http.status_code,
+            without_cursor(over_http.content),
+        ), target
+    assert in_process.counters() == sandbox.counters()
 
 
 def test_only_knobs_change_while_serving(sandbox):
