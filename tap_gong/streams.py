@@ -15,17 +15,14 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_gong.answers import gong_body, is_owner_without_engage
-from tap_gong.client import (
-    ONE_DAY,
-    CompanyDayStream,
-    DateTimeWindowStream,
-    FullTableStream,
-    GongStream,
-    PageChildStream,
-    Window,
-    WindowedStream,
-)
 from tap_gong.errors import GongStateError
+from tap_gong.fetching import Window
+from tap_gong.kinds.base import GongStream
+from tap_gong.kinds.company_days import ONE_DAY, CompanyDayStream
+from tap_gong.kinds.date_time_windows import DateTimeWindowStream
+from tap_gong.kinds.full_table import FullTableStream
+from tap_gong.kinds.page_child import PageChildStream
+from tap_gong.kinds.windowed import WindowedStream
 from tap_gong.pagination import post_body
 from tap_gong.windows import parse_instant, time_windows, utc_iso
 

@@ -29,9 +29,10 @@ from typing_extensions import override
 
 from tap_gong.access import GongAccess, GongRun
 from tap_gong.budget import streams_in_budget_order
-from tap_gong.client import GongStream, WindowedStream, streams_run_in_turn
 from tap_gong.errors import GongStateError, GongTapError
 from tap_gong.fetching import MAX_CONCURRENT_REQUESTS
+from tap_gong.kinds.base import GongStream, streams_run_in_turn
+from tap_gong.kinds.windowed import WindowedStream
 from tap_gong.oauth import oauth_properties
 from tap_gong.pacing import RequestPacer
 from tap_gong.progress import StreamTally

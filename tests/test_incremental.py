@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from tap_gong.client import CALL_PROCESSING_ALLOWANCE
+from tap_gong.kinds.date_time_windows import CALL_PROCESSING_ALLOWANCE
 from tap_gong.sandbox import GongSandbox
 from tests.support import (
     expected_stats,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from tap_gong.client import CALL_PROCESSING_ALLOWANCE
+from tap_gong.kinds.date_time_windows import CALL_PROCESSING_ALLOWANCE
 from tap_gong.sandbox import GongSandbox
 from tests.support import instant, sync_in_process, tap_config, tap_in_process
 
