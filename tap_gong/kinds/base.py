@@ -10,10 +10,12 @@ import json
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 
 import backoff
 import requests
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import (
     AbortedSyncFailedException,
@@ -45,7 +47,7 @@ from tap_gong.errors import (
     RequestBudgetSpent,
     StreamFailure,
 )
-from tap_gong.pagination import GongCursorPaginator, carries_cursor
+from tap_gong.pagination import GongCursorPaginator, carries_cursor, post_body
 from tap_gong.progress import StreamTally
 from tap_gong.records import RecordShaper
 from tap_gong.retries import RetryPolicy, describe_fault, unreachable_host_reason
@@ -58,6 +60,15 @@ if TYPE_CHECKING:
     from tap_gong.access import GongRun
     from tap_gong.kinds.page_child import PageChildStream
 
+
+def schema_directory() -> Path:
+    """The JSON schemas: shipped in the wheel as tap_gong/schemas, or ../schemas in a checkout."""
+    package = Path(__file__).parent.parent
+    packaged = package / "schemas"
+    return packaged if packaged.is_dir() else package.parent / "schemas"
+
+
+SCHEMAS = SchemaDirectory(schema_directory())
 CONNECT_TIMEOUT_SECONDS = 10
 # What the SDK's retry loop retries: its own list (streams/rest.py request_decorator).
 RETRIED_FAULTS = (
@@ -85,6 +96,8 @@ class GongStream(RESTStream[str | None]):
     """A Gong endpoint: paced, retried, its answers read by Gong's rules."""
 
     records_jsonpath = "$[*]"
+    #: Each stream's schema is schemas/<its name>.json.
+    schema = StreamSchema(SCHEMAS)
     # Records are Gong's decoded JSON, shaped to the schema by RecordShaper: the SDK's
     # per-record conformance pass would only re-check every value.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -93,6 +106,10 @@ class GongStream(RESTStream[str | None]):
     #: What a run costs when it grows with the company (per user, per workspace...), as
     #: `--about` says it; "" when a run costs a request or a few pages.
     request_cost: ClassVar[str] = ""
+    #: Whether `workspace_id` limits this stream: its filter then has `workspaceId`.
+    filters_by_workspace: ClassVar[bool] = False
+    #: Whether `user_ids` limits this stream: its filter then has `userIds`.
+    filters_by_user_ids: ClassVar[bool] = False
 
     def __init__(self, tap: Tap, run: GongRun) -> None:
         self.run = run
@@ -136,6 +153,45 @@ class GongStream(RESTStream[str | None]):
     @override
     def get_new_paginator(self) -> GongCursorPaginator:
         return GongCursorPaginator()
+
+    # Requests: built here from what the stream declares, for every page.
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        # Gong reads a GET's filter and cursor in the query; a value the path names (a
+        # user's id) goes in the path instead (the SDK's `get_url`).
+        if self.http_method != "GET":
+            return {}
+        request_filter = self.request_filter(context)
+        query = {
+            name: value for name, value in request_filter.items() if f"{{{name}}}" not in self.path
+        }
+        return {**query, "cursor": next_page_token}
+
+    @override
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any] | None:
+        if self.http_method != "POST":
+            return None
+        return post_body(self.request_filter(context), next_page_token, **self.body_parts())
+
+    def request_filter(self, context: Context | None) -> dict[str, Any]:
+        """Gong's filter for one request: the stream's own, then the settings it declares."""
+        request_filter = self.own_filter(context)
+        if self.filters_by_workspace and self.settings.workspace_id:
+            request_filter["workspaceId"] = self.settings.workspace_id
+        if self.filters_by_user_ids and self.settings.user_ids:
+            request_filter["userIds"] = list(self.settings.user_ids)
+        return request_filter
+
+    def own_filter(self, context: Context | None) -> dict[str, Any]:
+        """The filter the request's context makes (a window, an item): the context itself."""
+        return dict(context or {})
+
+    def body_parts(self) -> dict[str, Any]:
+        """What a POST's body holds beside its filter and cursor (a content selector...)."""
+        return {}
 
     # Requests: paced, validated, retried.
 

@@ -17,7 +17,6 @@ from tap_gong.answers import gong_error_text, request_body
 from tap_gong.errors import DayNotOverForGong
 from tap_gong.fetching import Window
 from tap_gong.kinds.windowed import WindowedStream
-from tap_gong.pagination import post_body
 from tap_gong.reconcile import Reconciliation
 from tap_gong.windows import company_day, company_zone, latest_company_day
 
@@ -278,12 +277,8 @@ class CompanyDayStream(WindowedStream):
             self.stream_state["company_time_zone"] = name
 
     @override
-    def prepare_request_payload(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict[str, Any]:
-        return post_body(self.request_filter(dict(context or {})), next_page_token)
-
-    def request_filter(self, window: Window) -> dict[str, Any]:
-        """The body's `filter` for one window (subclasses add their own fields)."""
+    def own_filter(self, context: Context | None) -> dict[str, Any]:
+        """A window's days, by the names the endpoint's filter gives them."""
+        window = context or {}
         first, end = self.day_filter_names
         return {first: window["fromDate"], end: window["toDate"]}
