@@ -8,7 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from tap_gong.answers import request_body
 from tap_gong.kinds.base import GongStream
+from tap_gong.pagination import GongCursorPaginator
 from tap_gong.streams import STREAM_TYPES
 from tap_gong.tap import TapGong
 
@@ -26,16 +28,19 @@ WINDOW = {"fromDate": "2024-01-01", "toDate": "2024-01-02"}
 NAMES = [vars(stream_type)["name"] for stream_type in STREAM_TYPES if hasattr(stream_type, "path")]
 
 
+def paginator_at(cursor: str | None) -> GongCursorPaginator:
+    """Gong's paginator once an answer named `cursor` as the next page's (None: page 1)."""
+    paginator = GongCursorPaginator()
+    if cursor is not None:
+        answer = requests.Response()
+        answer._content = json.dumps({"records": {"cursor": cursor}}).encode()
+        paginator.advance(answer)
+    return paginator
+
+
 def built_request(stream: GongStream, cursor: str | None) -> requests.PreparedRequest:
     """The request the stream sends for `WINDOW`'s page after `cursor`, as the SDK builds it."""
-    return stream._prepare_request(context=WINDOW, page=FixedPage(cursor))
-
-
-class FixedPage:
-    """A paginator at a given page (all `_prepare_request` reads of it)."""
-
-    def __init__(self, cursor: str | None) -> None:
-        self.current_value = cursor
+    return stream._prepare_request(context=WINDOW, page=paginator_at(cursor))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +60,7 @@ def test_every_stream_asks_for_the_next_page_where_gong_reads_the_cursor(
 
     query = parse_qs(urlsplit(request.url or "").query)
     if stream.http_method == "POST":
-        assert json.loads(request.body or b"{}")["cursor"] == "NEXT-PAGE"
+        assert json.loads(request_body(request) or "{}")["cursor"] == "NEXT-PAGE"
         assert "cursor" not in query
     else:
         assert query["cursor"] == ["NEXT-PAGE"]
@@ -69,14 +74,14 @@ def test_the_first_page_is_asked_without_a_cursor(tap: TapGong, name: str) -> No
     request = built_request(stream, None)
 
     assert "cursor" not in parse_qs(urlsplit(request.url or "").query)
-    assert "cursor" not in json.loads(request.body or b"{}")
+    assert "cursor" not in json.loads(request_body(request) or "{}")
 
 
 def request_filter(tap: TapGong, name: str) -> dict:
     """The filter Gong gets from the stream: in a POST's body, or a GET's query."""
     request = built_request(tap.streams[name], None)  # type: ignore[arg-type]
     if request.method == "POST":
-        return dict(json.loads(request.body or b"{}")["filter"])
+        return dict(json.loads(request_body(request) or "{}")["filter"])
     return {k: v[0] for k, v in parse_qs(urlsplit(request.url or "").query).items()}
 
 
@@ -103,7 +108,7 @@ def test_no_other_stream_sends_workspace_id(tap: TapGong, name: str) -> None:
 def test_a_value_the_path_names_goes_in_the_path_not_the_query(tap: TapGong) -> None:
     stream = tap.streams["user_settings_history"]
     request = stream._prepare_request(  # type: ignore[attr-defined]
-        context={"userId": "u-7"}, page=FixedPage(None)
+        context={"userId": "u-7"}, page=paginator_at(None)
     )
 
     assert urlsplit(request.url or "").path == "/v2/users/u-7/settings-history"
