@@ -14,6 +14,7 @@ from typing_extensions import override
 
 from tap_gong import state
 from tap_gong.answers import gong_error_text, request_body
+from tap_gong.empty_history import empty_stretches
 from tap_gong.errors import DayNotOverForGong
 from tap_gong.fetching import Window
 from tap_gong.kinds.windowed import WindowedStream
@@ -145,32 +146,15 @@ class CompanyDayStream(WindowedStream):
 
     @override
     def skip_empty_history(self, after: Window) -> None:
-        """A stretch with no data costs a few requests, not one per day.
+        """A stretch with no data costs a few requests, not one per day (empty_history.py).
 
-        Gong answers 404 "No stats found" for a range with nothing in it. After the
-        empty first day, ranges twice as long each time are asked until one has data,
-        then that range is halved down to its first day with data: about 2 x log2(empty
-        days) requests. The bookmark is committed past every empty range. The first day
-        is read as an ordinary window: a history with data from its first day pays
-        nothing for the probe.
+        The bookmark is committed past every empty range. The first day is read as an
+        ordinary window: a history with data from its first day pays nothing for the probe.
         """
         day = self.first_unread_day = dt.date.fromisoformat(after["toDate"])
-        days = 2
-        while day <= self.last_day_to_read():
-            probe_end = min(day + dt.timedelta(days=days), self.last_day_to_read() + ONE_DAY)
-            if self.has_data(day, probe_end):
-                break
-            self.skip_empty(day, probe_end)
-            day, days = probe_end, days * 2
-        else:
-            return
-        while (probe_end - day).days > 1:
-            middle = day + (probe_end - day) // 2
-            if self.has_data(day, middle):
-                probe_end = middle
-            else:
-                self.skip_empty(day, middle)
-                day = middle
+        end = self.last_day_to_read() + ONE_DAY
+        for first_day, end_day in empty_stretches(day, end, self.has_data):
+            self.skip_empty(first_day, end_day)
 
     def has_data(self, first_day: dt.date, end_day: dt.date) -> bool:
         """Whether Gong has anything for the days [first_day, end_day) (one request)."""
