@@ -242,6 +242,12 @@ class TapGong(Tap):
         self.gong_run = run
         return [stream_class(self, run) for stream_class in STREAM_TYPES]
 
+    @override  # type: ignore[misc]  # the SDK marks it final: a seam (sdk_seams.py)
+    def sync_all(self) -> None:
+        # Every stream synced and its costs logged, the run closes with its summary.
+        super().sync_all()
+        self.log_run_summary()
+
     def log_run_summary(self) -> None:
         """How the run ended: one line for all streams, one per selected stream.
 

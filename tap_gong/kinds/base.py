@@ -350,15 +350,6 @@ class GongStream(RESTStream[str | None]):
             return
         super()._write_request_duration_log(endpoint, response, context, extra_tags)
 
-    @override
-    def log_sync_costs(self) -> None:
-        # The SDK calls this for every stream once all are synced: the last one closes
-        # the run with its summary line.
-        super().log_sync_costs()
-        streams = list(self._tap.streams.values())
-        if streams and streams[-1] is self and hasattr(self._tap, "log_run_summary"):
-            self._tap.log_run_summary()
-
     def family(self) -> list[str]:
         """This stream and its page children (theirs too), those selected: they end together."""
         own = [self.name] if self.selected else []
