@@ -11,6 +11,7 @@ import requests
 from tap_gong.answers import request_body
 from tap_gong.kinds.base import GongStream
 from tap_gong.pagination import GongCursorPaginator
+from tap_gong.sdk_seams import prepare_request
 from tap_gong.streams import STREAM_TYPES
 from tap_gong.tap import TapGong
 
@@ -40,7 +41,7 @@ def paginator_at(cursor: str | None) -> GongCursorPaginator:
 
 def built_request(stream: GongStream, cursor: str | None) -> requests.PreparedRequest:
     """The request the stream sends for `WINDOW`'s page after `cursor`, as the SDK builds it."""
-    return stream._prepare_request(context=WINDOW, page=paginator_at(cursor))
+    return prepare_request(stream, WINDOW, paginator_at(cursor))
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +108,7 @@ def test_no_other_stream_sends_workspace_id(tap: TapGong, name: str) -> None:
 
 def test_a_value_the_path_names_goes_in_the_path_not_the_query(tap: TapGong) -> None:
     stream = tap.streams["user_settings_history"]
-    request = stream._prepare_request(  # type: ignore[attr-defined]
-        context={"userId": "u-7"}, page=paginator_at(None)
-    )
+    request = prepare_request(stream, {"userId": "u-7"}, paginator_at(None))  # type: ignore[arg-type]
 
     assert urlsplit(request.url or "").path == "/v2/users/u-7/settings-history"
     assert "userId" not in parse_qs(urlsplit(request.url or "").query)

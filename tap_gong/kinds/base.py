@@ -27,6 +27,7 @@ from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.streams import RESTStream, Stream
 from typing_extensions import override
 
+from tap_gong import sdk_seams
 from tap_gong.answers import (
     describe_request,
     gong_body,
@@ -112,6 +113,8 @@ class GongStream(RESTStream[str | None]):
     filters_by_user_ids: ClassVar[bool] = False
 
     def __init__(self, tap: Tap, run: GongRun) -> None:
+        #: The tap this stream belongs to (the SDK keeps it private).
+        self.tap = tap
         self.run = run
         self.settings = settings = run.settings
         self.pacer = run.pacer
@@ -400,7 +403,7 @@ class GongStream(RESTStream[str | None]):
 
         The SDK syncs the selected top-level streams in `Tap.streams` order (tap_base.sync_all).
         """
-        synced = streams_run_in_turn(self._tap.streams.values())
+        synced = streams_run_in_turn(self.tap.streams.values())
         return synced[synced.index(self) :] if self in synced else []
 
     def requests_of_stream(self) -> int:
@@ -419,7 +422,7 @@ class GongStream(RESTStream[str | None]):
         come again (targets upsert them); the bookmark moves only once the whole window
         is read, so none is lost.
 
-        Workers run this too. Of the SDK (streams/rest.py `_prepare_request`, `_request`)
+        Workers run this too. Of the SDK (`sdk_seams.prepare_request`, `request_sender`)
         a worker runs only what is safe from several threads: its thread's requests
         Session (`requests_session`), the run's authenticator (built on the main thread
         first, then only read; OAuth renewal takes a lock), `validate_response`, the SDK's
@@ -427,13 +430,13 @@ class GongStream(RESTStream[str | None]):
         every message stay on the main thread.
         """
         paginator = self.get_new_paginator()
-        request = self.request_decorator(self._request)
+        request = self.request_decorator(sdk_seams.request_sender(self))
         # A cursor can expire again in a later wait (a worker holds one while the answers
         # ahead fill up): a window restarts as often as it got further than the last time
         # each time, so a cursor Gong refuses twice at the same page stops it.
         page, refused_at = 0, 0
         while not paginator.finished:
-            prepared = self._prepare_request(context=context, page=paginator)
+            prepared = sdk_seams.prepare_request(self, context, paginator)
             try:
                 answer = request(prepared, context)
             except CursorRefused as refused:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
+from tap_gong import sdk_seams
 from tap_gong.kinds.base import GongStream
-from tap_gong.reconcile import send_activate_version
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -78,8 +78,8 @@ class PageChildStream(GongStream):
 
     def activate_version(self, version: int) -> None:
         """ACTIVATE_VERSION after the parent's complete re-read, whose pages held every record."""
-        self._write_schema_message()  # a target refuses a stream it got no SCHEMA for
-        send_activate_version(self, version)
+        sdk_seams.write_schema_message(self)  # a target refuses a stream it got no SCHEMA for
+        sdk_seams.write_activate_version_message(self, version)
 
     @override
     def _write_schema_message(self) -> None:

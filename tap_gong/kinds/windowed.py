@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
-from tap_gong import state
+from tap_gong import sdk_seams, state
 from tap_gong.errors import GongStateError
 from tap_gong.fetching import FetchedWindow, StreamWindows, Window
 from tap_gong.kinds.base import GongStream
 from tap_gong.kinds.page_child import PageChildStream
 from tap_gong.late_data import LATE_DATA, LateDataRereads
 from tap_gong.progress import StreamProgress
-from tap_gong.reconcile import Reconciliation, send_activate_version
+from tap_gong.reconcile import Reconciliation
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -158,7 +158,7 @@ class WindowedStream(GongStream):
         windows = self.windows()
         if (first := next(windows, None)) is not None:
             # Built here, not raced for by workers: the authenticator, content selectors.
-            self._prepare_request(context=first, page=self.get_new_paginator())
+            sdk_seams.prepare_request(self, first, self.get_new_paginator())
             windows = itertools.chain([first], windows)
         return StreamWindows(
             self.name,
@@ -250,10 +250,8 @@ class WindowedStream(GongStream):
             self,
             *(child for child in self.child_streams if isinstance(child, PageChildStream)),
         ]
-        # The SDK writes `_stream_version` into each RECORD (streams/core.py
-        # `_generate_record_messages`) but sets it only for FULL_TABLE streams.
         for stream in streams:
-            stream._stream_version = version
+            sdk_seams.set_record_version(stream, version)
         return streams
 
     def own_windows_done(self, streams: list[WindowedStream | PageChildStream]) -> None:
@@ -268,4 +266,4 @@ class WindowedStream(GongStream):
 
     def activate_version(self, version: int) -> None:
         """ACTIVATE_VERSION, after this stream's last record of a complete re-read."""
-        send_activate_version(self, version)
+        sdk_seams.write_activate_version_message(self, version)
