@@ -38,9 +38,9 @@ def last_value(window: Window) -> str:
 class WindowedStream(GongStream):
     """Extracted window by window, with a bookmark committed after each finished window.
 
-    Subclasses say how the range is cut (`windows`), how a window becomes a request
-    (`get_url_params` / `prepare_request_payload`, the window is the context) and which
-    bookmark a finished window leaves (`window_bookmark`).
+    Subclasses say how the range is cut (`windows`), how a window becomes Gong's filter
+    (`own_filter`, the window is the request's context) and which bookmark a finished
+    window leaves (`window_bookmark`).
     """
 
     # Gong does not order records inside a range: the bookmark moves per finished window.
