@@ -74,6 +74,34 @@ class GongAccess:
         return customer_url
 
 
+def start_run(
+    settings: GongSettings,
+    api_url_configured: bool,
+    logger: logging.Logger,
+    pacer: RequestPacer | None = None,
+) -> GongRun:
+    """The run every stream shares, built from the settings in this one place.
+
+    Args:
+        settings: The run's settings.
+        api_url_configured: Whether the config names `api_url` (GongAccess warns when an
+            OAuth token names another).
+        logger: The tap's logger.
+        pacer: The run's pacer when the caller brings its own (a test's, on a fake clock).
+    """
+    return GongRun(
+        settings=settings,
+        # One pacer for the whole run: every stream's requests share Gong's allowance.
+        pacer=pacer
+        or RequestPacer(
+            rate=settings.max_requests_per_second,
+            budget=settings.max_requests_per_run,
+            kept_for_the_window_read=settings.max_concurrent_requests,
+        ),
+        access=GongAccess(settings, api_url_configured, logger),
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class GongRun:
     """What every stream of one run shares: settings, Gong's allowance and the access."""

@@ -145,13 +145,3 @@ class Reconciliation:
 
     def _state_error(self, name: str, value: Any) -> GongStateError:
         return GongStateError.not_written_by_tap(self.stream.name, name, value)
-
-
-def send_activate_version(stream: Stream, version: int) -> None:
-    """Write ACTIVATE_VERSION for `stream` (through its stream maps) with the SDK's writer.
-
-    singer-sdk 0.54 sends ACTIVATE_VERSION only for FULL_TABLE streams, at the start of
-    a sync (streams/core.py `sync`); the call streams are INCREMENTAL, so the tap sends
-    it itself, at the end, with the SDK's private `_write_activate_version_message`.
-    """
-    stream._write_activate_version_message(version)

@@ -7,8 +7,8 @@ on three behaviours of singer-sdk 0.54 (helpers/_state.py and streams/core.py), 
 checked by tests/test_state.py:
 - an unsorted stream keeps the max-so-far of its replication key under
   `progress_markers` and promotes it to `replication_key_value` when it finalizes;
-- `Stream._write_state_message()` writes the tap's whole state as one STATE message,
-  and only when `state_manager.is_flushed` is False;
+- the SDK's state writer (`sdk_seams.write_state_message`) writes the tap's whole state
+  as one STATE message, and only when `state_manager.is_flushed` is False;
 - a `progress_markers` entry with a `Note` tells the SDK the stream is resumable.
 """
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from singer_sdk.streams import Stream
+
+from tap_gong import sdk_seams
 
 WINDOW_PROGRESS_NOTE = "Records of the window in progress; the bookmark is its last finished one."
 
@@ -45,7 +47,7 @@ def commit_bookmark(stream: Stream, value: str) -> None:
 def emit_state(stream: Stream) -> None:
     """Write the tap's state now (the SDK would wait for the end of the stream)."""
     stream.state_manager.is_flushed = False
-    stream._write_state_message()  # the SDK's own writer, see the module doc
+    sdk_seams.write_state_message(stream)  # the SDK's own writer, see the module doc
 
 
 def saved_bookmark_value(stream: Stream) -> Any:

@@ -7,26 +7,20 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
-from singer_sdk import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_gong.answers import gong_body, is_owner_without_engage
-from tap_gong.client import (
-    ONE_DAY,
-    CompanyDayStream,
-    DateTimeWindowStream,
-    FullTableStream,
-    GongStream,
-    PageChildStream,
-    Window,
-    WindowedStream,
-)
 from tap_gong.errors import GongStateError
-from tap_gong.pagination import post_body
+from tap_gong.fetching import Window
+from tap_gong.kinds.base import GongStream
+from tap_gong.kinds.company_days import ONE_DAY, CompanyDayStream
+from tap_gong.kinds.date_time_windows import DateTimeWindowStream
+from tap_gong.kinds.full_table import FullTableStream
+from tap_gong.kinds.page_child import PageChildStream
+from tap_gong.kinds.windowed import WindowedStream
 from tap_gong.windows import parse_instant, time_windows, utc_iso
 
 if TYPE_CHECKING:
@@ -36,13 +30,6 @@ if TYPE_CHECKING:
     from tap_gong.access import GongRun
 
 
-def schema_directory() -> Path:
-    """The JSON schemas: shipped in the wheel as tap_gong/schemas, or ../schemas in a checkout."""
-    packaged = Path(__file__).parent / "schemas"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "schemas"
-
-
-SCHEMAS = SchemaDirectory(schema_directory())
 # Where Gong's spec puts a stats answer's period: at the top, next to the items.
 PERIOD_FIELDS = ("timeZone", "fromDateTime", "toDateTime")
 
@@ -58,23 +45,17 @@ STAT_COLUMNS = {
 
 
 class CallsStream(DateTimeWindowStream):
-    """Every call in Gong (CallBasicData), one record per call."""
+    """Every call in Gong (CallBasicData), one record per call.
+
+    Gong filters conference calls by `scheduled` and others by `started`.
+    """
 
     name = "calls"
     path = "/v2/calls"
     primary_keys = ("id",)
     records_jsonpath = "$.calls[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:calls:read:basic"
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        # Gong filters conference calls by `scheduled` and others by `started`.
-        return {
-            **(context or {}),
-            "workspaceId": self.settings.workspace_id,
-            "cursor": next_page_token,
-        }
+    filters_by_workspace = True
 
 
 class InteractionStatsStream(CompanyDayStream):
@@ -84,14 +65,8 @@ class InteractionStatsStream(CompanyDayStream):
     path = "/v2/stats/interaction"
     primary_keys = ("userId", "fromDate")
     records_jsonpath = "$.peopleInteractionStats[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:stats:interaction"
-
-    @override
-    def request_filter(self, window: Window) -> dict[str, Any]:
-        if self.settings.user_ids:
-            return {**window, "userIds": list(self.settings.user_ids)}
-        return dict(window)
+    filters_by_user_ids = True
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
@@ -137,7 +112,6 @@ class ScorecardsStream(FullTableStream):
     path = "/v2/settings/scorecards"
     primary_keys = ("scorecardId",)
     records_jsonpath = "$.scorecards[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:settings:scorecards:read"
 
 
@@ -147,7 +121,6 @@ class ScorecardQuestionsStream(PageChildStream):
     name = "scorecard_questions"
     parent_stream_type = ScorecardsStream
     primary_keys = ("scorecardId", "questionId", "questionRevisionId")
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:settings:scorecards:read"
 
     @override
@@ -164,7 +137,6 @@ class TrackersStream(FullTableStream):
     path = "/v2/settings/trackers"
     primary_keys = ("trackerId",)
     records_jsonpath = "$.keywordTrackers[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:settings:trackers:read"
 
 
@@ -184,7 +156,6 @@ class AnsweredScorecardsStream(CompanyDayStream):
     primary_keys = ("answeredScorecardId",)
     replication_key = "reviewTime"
     records_jsonpath = "$.answeredScorecards[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:stats:scorecards"
     days_per_window = REVIEW_DAYS_PER_REQUEST
     reads_current_day = True
@@ -199,7 +170,6 @@ class AnsweredScorecardAnswersStream(PageChildStream):
     parent_stream_type = AnsweredScorecardsStream
     primary_keys = ("answeredScorecardId", "questionId")
     replication_key = "reviewTime"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:stats:scorecards"
 
     @override
@@ -222,15 +192,9 @@ class UserActivityStream(CompanyDayStream):
     path = "/v2/stats/activity/day-by-day"
     primary_keys = ("userId", "fromDate")
     records_jsonpath = "$.usersDetailedActivities[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:stats:user-actions:detailed"
     days_per_window = ACTIVITY_DAYS_PER_REQUEST
-
-    @override
-    def request_filter(self, window: Window) -> dict[str, Any]:
-        if self.settings.user_ids:
-            return {**window, "userIds": list(self.settings.user_ids)}
-        return dict(window)
+    filters_by_user_ids = True
 
     @override
     def records_in_window(self, window: Window) -> Iterable[dict]:
@@ -318,8 +282,8 @@ class CallDetailsStream(DateTimeWindowStream):
     http_method = "POST"
     primary_keys = ("id",)
     records_jsonpath = "$.calls[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:calls:read:extensive"
+    filters_by_workspace = True
 
     @cached_property
     def content_selector(self) -> dict[str, Any]:
@@ -332,13 +296,8 @@ class CallDetailsStream(DateTimeWindowStream):
         return EVERY_CALL_DETAIL
 
     @override
-    def prepare_request_payload(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict[str, Any]:
-        call_filter: dict[str, Any] = dict(context or {})
-        if self.settings.workspace_id:
-            call_filter["workspaceId"] = self.settings.workspace_id
-        return post_body(call_filter, next_page_token, contentSelector=self.content_selector)
+    def body_parts(self) -> dict[str, Any]:
+        return {"contentSelector": self.content_selector}
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
@@ -359,7 +318,6 @@ class CallParticipantsStream(PageChildStream):
     parent_stream_type = CallDetailsStream
     primary_keys = ("callId", "id")
     replication_key = "started"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:calls:read:extensive"
     # The parties with their CRM links: a row is the same whether or not call_details is
     # selected.
@@ -391,7 +349,6 @@ class CallTranscriptsStream(PageChildStream):
     primary_keys = ("callId",)
     replication_key = "started"
     records_jsonpath = "$.callTranscripts[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:calls:read:transcript"
 
     @override
@@ -403,11 +360,9 @@ class CallTranscriptsStream(PageChildStream):
             yield {**item, "started": started.get(item.get("callId"))}
 
     @override
-    def prepare_request_payload(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict[str, Any]:
-        call_ids = [call_id_and_start(call)[0] for call in self.page]
-        return post_body({"callIds": call_ids}, next_page_token)
+    def own_filter(self, context: Context | None) -> dict[str, Any]:
+        # The calls of the page at hand, by id.
+        return {"callIds": [call_id_and_start(call)[0] for call in self.page]}
 
 
 class CallCrmObjectsStream(PageChildStream):
@@ -421,7 +376,6 @@ class CallCrmObjectsStream(PageChildStream):
     parent_stream_type = CallDetailsStream
     primary_keys = ("callId", "timing", "system", "objectType", "objectId")
     replication_key = "started"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:calls:read:extensive"
     needs_from_parent: ClassVar[dict[str, Any]] = CRM_CONTEXT
 
@@ -449,7 +403,6 @@ class CallTrackersStream(PageChildStream):
     parent_stream_type = CallDetailsStream
     primary_keys = ("callId", "trackerId")
     replication_key = "started"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:calls:read:extensive"
     needs_from_parent: ClassVar[dict[str, Any]] = {
         "exposedFields": {"content": {"trackers": True, "trackerOccurrences": True}}
@@ -477,12 +430,7 @@ class UsersStream(FullTableStream):
     path = "/v2/users"
     primary_keys = ("id",)
     records_jsonpath = "$.users[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:users:read"
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return {"cursor": next_page_token}
 
 
 class WorkspacesStream(FullTableStream):
@@ -492,7 +440,6 @@ class WorkspacesStream(FullTableStream):
     path = "/v2/workspaces"
     primary_keys = ("id",)
     records_jsonpath = "$.workspaces[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:workspaces:read"
 
 
@@ -527,10 +474,6 @@ class PerItemStream(PageChildStream):
         fields = {name: value for name, value in record.items() if name != "id"}
         return {self.id_field: record.get("id"), **fields}
 
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return dict(context or {})
-
 
 class LibraryFoldersStream(PerItemStream):
     """Every public library folder of every workspace: one request per workspace.
@@ -545,7 +488,6 @@ class LibraryFoldersStream(PerItemStream):
     path = "/v2/library/folders"
     primary_keys = ("id",)
     records_jsonpath = "$.folders[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:library:read"
     item_param = item_field = "workspaceId"
     per_workspace = True
@@ -560,7 +502,6 @@ class LibraryFolderCallsStream(PerItemStream):
     path = "/v2/library/folder-content"
     primary_keys = ("folderId", "callId")
     records_jsonpath = "$.calls[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:library:read"
     item_param = item_field = "folderId"
     id_field = "callId"
@@ -610,7 +551,6 @@ class ActivityByPeriodStream(UserActivityStream):
     # Its parent's is a pair: mypy infers the attribute's type from it.
     primary_keys = ("userId", "aggregationPeriod", "fromDate")  # type: ignore[assignment]
     records_jsonpath = "$.usersAggregateActivity[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:stats:user-actions"
 
     @property
@@ -634,11 +574,8 @@ class ActivityByPeriodStream(UserActivityStream):
         return False  # a request covers many days already
 
     @override
-    def prepare_request_payload(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict[str, Any]:
-        body = super().prepare_request_payload(context, next_page_token)
-        return {**body, "aggregationPeriod": self.period}
+    def body_parts(self) -> dict[str, Any]:
+        return {"aggregationPeriod": self.period}
 
     @override
     def records_in_window(self, window: Window) -> Iterable[dict]:
@@ -672,7 +609,6 @@ class UserSettingsHistoryStream(PageChildStream):
     path = "/v2/users/{userId}/settings-history"
     primary_keys = ("userId", "setting", "time")
     records_jsonpath = "$.userSettingsHistory[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:users:read"
     selected_by_default = False
 
@@ -682,10 +618,6 @@ class UserSettingsHistoryStream(PageChildStream):
             user_id = user.get("id")
             for change in self.request_records({"userId": user_id}):
                 yield {**change, "userId": user_id}
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return {}  # the user is in the path
 
 
 # Gong's log types (GET /v2/logs `logType`; the spec lists no enum, gong-api-beyond.md §2.9).
@@ -739,7 +671,6 @@ class AuditLogsStream(WindowedStream):
     primary_keys = ("logId",)
     replication_key = "eventTime"
     records_jsonpath = "$.logEntries[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:logs:read"
     selected_by_default = False
     window_unit = "log-type date windows"
@@ -786,10 +717,6 @@ class AuditLogsStream(WindowedStream):
         return utc_iso(min(parse_instant(marks[t]) if t in marks else first for t in LOG_TYPES))
 
     @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return {**(context or {}), "cursor": next_page_token}
-
-    @override
     def records_in_window(self, window: Window) -> Iterable[dict]:
         log_type = window["logType"]
         for entry in self.request_records(window):
@@ -814,7 +741,6 @@ class PermissionProfilesStream(PerItemStream):
     path = "/v2/all-permission-profiles"
     primary_keys = ("id",)
     records_jsonpath = "$.profiles[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:permission-profile:read"
     item_param = item_field = "workspaceId"
     per_workspace = True
@@ -829,7 +755,6 @@ class PermissionProfileUsersStream(PerItemStream):
     path = "/v2/permission-profile/users"
     primary_keys = ("profileId", "userId")
     records_jsonpath = "$.users[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:users:read"
     item_param = item_field = "profileId"
     id_field = "userId"
@@ -851,7 +776,6 @@ class EngageFlowsStream(PageChildStream):
     path = "/v2/flows"
     primary_keys = ("id",)
     records_jsonpath = "$.flows[*]"
-    schema = StreamSchema(SCHEMAS)
     required_scope = "api:flows:read"
     selected_by_default = False
 
@@ -879,10 +803,6 @@ class EngageFlowsStream(PageChildStream):
                 self.owners_without_engage,
                 len(page),
             )
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        return {**(context or {}), "cursor": next_page_token}
 
     @override
     def validate_response(self, response: requests.Response) -> None:

@@ -27,11 +27,12 @@ from singer_sdk.singerlib import StateMessage
 from singer_sdk.streams import Stream
 from typing_extensions import override
 
-from tap_gong.access import GongAccess, GongRun
+from tap_gong.access import start_run
 from tap_gong.budget import streams_in_budget_order
-from tap_gong.client import GongStream, WindowedStream, streams_run_in_turn
 from tap_gong.errors import GongStateError, GongTapError
 from tap_gong.fetching import MAX_CONCURRENT_REQUESTS
+from tap_gong.kinds.base import GongStream, streams_run_in_turn
+from tap_gong.kinds.windowed import WindowedStream
 from tap_gong.oauth import oauth_properties
 from tap_gong.pacing import RequestPacer
 from tap_gong.progress import StreamTally
@@ -206,8 +207,17 @@ class TapGong(Tap):
         info.description = f"{info.description} {streams_about()}"
         return info
 
-    def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        validate_config: bool = True,
+        pacer: RequestPacer | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.started_at = time.monotonic()
+        #: The run's pacer when a test brings its own (on a fake clock): set before the
+        #: SDK's __init__ discovers the streams, which build the run (`start_run`).
+        self.given_pacer = pacer
         super().__init__(*args, validate_config=validate_config, **kwargs)
         if not self.config.get("log_metrics"):
             # The SDK's METRIC lines (one per request) drown the progress lines at INFO.
@@ -228,18 +238,15 @@ class TapGong(Tap):
     @override
     def discover_streams(self) -> list[GongStream]:
         settings = GongSettings.from_config(self.config)
-        run = GongRun(
-            settings=settings,
-            # One pacer for the whole run: every stream's requests share Gong's allowance.
-            pacer=RequestPacer(
-                rate=settings.max_requests_per_second,
-                budget=settings.max_requests_per_run,
-                kept_for_the_window_read=settings.max_concurrent_requests,
-            ),
-            access=GongAccess(settings, "api_url" in self.config, self.logger),
-        )
+        run = start_run(settings, "api_url" in self.config, self.logger, self.given_pacer)
         self.gong_run = run
         return [stream_class(self, run) for stream_class in STREAM_TYPES]
+
+    @override  # type: ignore[misc]  # the SDK marks it final: a seam (sdk_seams.py)
+    def sync_all(self) -> None:
+        # Every stream synced and its costs logged, the run closes with its summary.
+        super().sync_all()
+        self.log_run_summary()
 
     def log_run_summary(self) -> None:
         """How the run ended: one line for all streams, one per selected stream.

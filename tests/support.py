@@ -20,6 +20,7 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
 from gong_sandbox import GongSandbox, RequestLogEntry, SandboxSettings
+from tap_gong.pacing import RequestPacer
 from tap_gong.tap import TapGong
 
 UTC = dt.timezone.utc
@@ -264,9 +265,13 @@ def sync_in_process(tap: TapGong) -> list[dict]:
     return [json.loads(line) for line in raw.getvalue().splitlines() if line.strip()]
 
 
-def tap_in_process(config: dict[str, Any], streams: tuple[str, ...] = CORE_STREAMS) -> TapGong:
-    """The tap, built as the CLI builds it, with only `streams` selected."""
-    tap = TapGong(config=config, parse_env_config=False)
+def tap_in_process(
+    config: dict[str, Any],
+    streams: tuple[str, ...] = CORE_STREAMS,
+    pacer: RequestPacer | None = None,
+) -> TapGong:
+    """The tap, built as the CLI builds it, with only `streams` selected (and `pacer`'s run)."""
+    tap = TapGong(config=config, parse_env_config=False, pacer=pacer)
     for name, stream in tap.streams.items():
         stream.selected = name in streams
     return tap

@@ -9,8 +9,8 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_gong.answers import gong_body, is_no_data
-from tap_gong.client import GongStream
 from tap_gong.errors import GongAuthError, GongRequestRejected
+from tap_gong.kinds.base import GongStream
 from tap_gong.tap import TapGong
 
 CONFIG = {

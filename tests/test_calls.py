@@ -10,7 +10,7 @@ from pathlib import Path
 from jsonschema import Draft7Validator, FormatChecker
 
 from gong_sandbox import GongSandbox
-from tap_gong.client import CALL_PROCESSING_ALLOWANCE
+from tap_gong.kinds.date_time_windows import CALL_PROCESSING_ALLOWANCE
 from tests.support import instant, run_tap, sandbox_settings, tap_config
 
 INSTANT_FIELDS = ("started", "scheduled")

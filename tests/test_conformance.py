@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator, FormatChecker
 
-from tap_gong.client import GongStream, PageChildStream
+from tap_gong.kinds.base import GongStream
+from tap_gong.kinds.page_child import PageChildStream
 from tap_gong.streams import InteractionStatsStream, UserActivityStream
 from tests.support import OFFSET_DATE_TIME, tap_in_process
 from tests.test_answers import CONFIG, gong_answer

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from gong_sandbox import GongSandbox
-from tap_gong.client import CALL_PROCESSING_ALLOWANCE
+from tap_gong.kinds.date_time_windows import CALL_PROCESSING_ALLOWANCE
 from tests.support import (
     expected_stats,
     instant,

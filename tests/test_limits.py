@@ -88,11 +88,10 @@ def recorded_run(
 ) -> Iterator[ConnectionsAndTurns]:
     recorded = ConnectionsAndTurns(monkeypatch)
     tap = tap_in_process(
-        tap_config(sandbox, **settings), streams=("calls", "interaction_stats", "users")
+        tap_config(sandbox, **settings),
+        streams=("calls", "interaction_stats", "users"),
+        pacer=recorded.pacer(wait_seconds),
     )
-    pacer = recorded.pacer(wait_seconds)
-    for stream in tap.streams.values():
-        stream.pacer = pacer  # type: ignore[attr-defined]
     sync_in_process(tap)
     yield recorded
 

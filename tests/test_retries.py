@@ -92,11 +92,9 @@ def test_a_transient_fault_is_retried_on_the_pacers_clock_and_nothing_is_lost(
     sandbox.configure(retry_after_seconds=30)
     sandbox.fail_next(kind, count=2)
     # One request in flight: the waits of one request's retries, counted exactly.
-    tap = tap_in_process(tap_config(sandbox, max_concurrent_requests=1))
     clock = FakeClock()
     pacer = RequestPacer(rate=100, clock=clock, sleep=clock.sleep)
-    for stream in tap.streams.values():
-        stream.pacer = pacer  # type: ignore[attr-defined]
+    tap = tap_in_process(tap_config(sandbox, max_concurrent_requests=1), pacer=pacer)
 
     with caplog.at_level(logging.WARNING):
         messages = sync_in_process(tap)

@@ -10,7 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 from gong_sandbox import GongSandbox
-from tap_gong.client import CALL_PROCESSING_ALLOWANCE
+from tap_gong.kinds.date_time_windows import CALL_PROCESSING_ALLOWANCE
 from tests.support import instant, sync_in_process, tap_config, tap_in_process
 
 

@@ -1,0 +1,90 @@
+"""Records derived from each page of items a parent stream reads."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from typing_extensions import override
+
+from tap_gong import sdk_seams
+from tap_gong.kinds.base import GongStream
+
+if TYPE_CHECKING:
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+    from tap_gong.access import GongRun
+
+
+class PageChildStream(GongStream):
+    """Records derived from each page of items its parent stream reads (`parent_stream_type`).
+
+    The parent's bookmark covers them: a page's child records are emitted before the
+    parent commits the window holding it, so a run stopped anywhere resumes with nothing
+    lost, and the child keeps no state per parent item or page.
+    """
+
+    is_sorted = False
+    fed_parent_pages = True
+    #: What this child needs in its parent's requests (e.g. a part of call_details'
+    #: content selector): an unselected parent, read only for its children, asks Gong for
+    #: what they need merged, and no more.
+    needs_from_parent: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, tap: Tap, run: GongRun) -> None:
+        super().__init__(tap, run)
+        # One state for the stream, not one partition per context (the SDK's default).
+        self.state_partitioning_keys = ()
+        self.page: list[dict] = []
+        self.schema_sent = False
+        #: Gong refused it, its parent going on (`page_children_fail_alone`): no more pages.
+        self.refused = False
+        self.logger.addFilter(self.said_once_a_run)
+
+    # What the SDK's sync() logs each time: here each page. Once a run is enough.
+    SYNC_LINES = ("Beginning sync of", "Starting incremental sync of")
+
+    def said_once_a_run(self, record: logging.LogRecord) -> bool:
+        """A logging filter: the SDK's per-sync lines only until the first page is out."""
+        return not (self.schema_sent and str(record.msg).startswith(self.SYNC_LINES))
+
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        """This stream's records for one page of the parent's items."""
+        raise NotImplementedError
+
+    def sync_page(self, page: list[dict]) -> None:
+        """Emit the records of one page of the parent's items (memory: one page)."""
+        self.page = page
+        try:
+            self.sync()
+        finally:
+            self.page = []
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        for record in self.records_of_page(self.page):
+            self.tally.records += 1
+            yield record
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        # No bookmark of its own: a max-so-far over unsorted pages would overstate what
+        # is extracted. Where to resume is the parent's bookmark.
+        return
+
+    def activate_version(self, version: int) -> None:
+        """ACTIVATE_VERSION after the parent's complete re-read, whose pages held every record."""
+        sdk_seams.write_schema_message(self)  # a target refuses a stream it got no SCHEMA for
+        sdk_seams.write_activate_version_message(self, version)
+
+    @override
+    def _write_schema_message(self) -> None:
+        # `sync` writes SCHEMA each time, here once per page: once a run is enough (some
+        # targets flush their batches on every SCHEMA).
+        if not self.schema_sent:
+            super()._write_schema_message()
+            self.schema_sent = True

@@ -1,0 +1,269 @@
+"""A stream extracted window by window, a bookmark committed after each finished window."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+from collections.abc import Generator, Iterable, Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
+
+from tap_gong import sdk_seams, state
+from tap_gong.errors import GongStateError
+from tap_gong.fetching import FetchedWindow, StreamWindows, Window
+from tap_gong.kinds.base import GongStream
+from tap_gong.kinds.page_child import PageChildStream
+from tap_gong.late_data import LATE_DATA, LateDataRereads
+from tap_gong.progress import StreamProgress
+from tap_gong.reconcile import Reconciliation
+
+if TYPE_CHECKING:
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+    from tap_gong.access import GongRun
+
+
+def first_value(window: Window) -> str:
+    return next(iter(window.values()))
+
+
+def last_value(window: Window) -> str:
+    return list(window.values())[-1]
+
+
+class WindowedStream(GongStream):
+    """Extracted window by window, with a bookmark committed after each finished window.
+
+    Subclasses say how the range is cut (`windows`), how a window becomes Gong's filter
+    (`own_filter`, the window is the request's context) and which bookmark a finished
+    window leaves (`window_bookmark`).
+    """
+
+    # Gong does not order records inside a range: the bookmark moves per finished window.
+    is_sorted = False
+
+    def __init__(self, tap: Tap, run: GongRun) -> None:
+        super().__init__(tap, run)
+        #: The window whose answers workers fetched, while the main thread reads it.
+        self.fetched_window: FetchedWindow | None = None
+
+    def windows(self) -> Iterator[Window]:
+        """The windows still to extract in this run, oldest first."""
+        raise NotImplementedError
+
+    def window_bookmark(self, window: Window) -> str:
+        """The bookmark a finished window leaves: where the next run continues."""
+        raise NotImplementedError
+
+    def parse_bookmark(self, value: str) -> Any:
+        """Parse a bookmark this stream wrote (ValueError if it did not)."""
+        raise NotImplementedError
+
+    def records_in_window(self, window: Window) -> Iterable[dict]:
+        """Every record Gong has for one window, across its pages."""
+        return self.request_records(window)
+
+    def more_windows(self, after: Window) -> Iterator[Window]:
+        """Windows after `after` that only the answers read since can reveal (none here)."""
+        return iter(())
+
+    def probes_empty_history(self) -> bool:
+        """Whether an empty first window makes this run look for where Gong's data starts."""
+        return False
+
+    def skip_empty_history(self, after: Window) -> None:
+        """Commit the bookmark past the stretch with no data after `after` (an empty window)."""
+        raise NotImplementedError
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        state.mark_windows_resumable(self)
+        progress = StreamProgress(self.name, self.logger, self.tally, self.requests_of_stream)
+        # Stopped early, the unfinished window is dropped from progress, so the bookmark
+        # stays at the last finished window and the next run resumes there.
+        with self.recording_how_it_ends(lambda: state.forget_unfinished_window(self)):
+            probing = self.probes_empty_history()
+            while True:
+                self.plan_windows(progress)
+                empty_first_window = yield from self.read_windows(progress, probing)
+                if empty_first_window is None:
+                    break
+                self.skip_empty_history(after=empty_first_window)
+                probing = False
+            self.request_share.check_not_stopped()
+        progress.finish()
+
+    def plan_windows(self, progress: StreamProgress) -> None:
+        """Say the work ahead: how many windows, over which range."""
+        planned = list(self.windows())
+        if planned:
+            first, last = planned[0], planned[-1]
+            progress.plan(len(planned), self.window_unit, first_value(first), last_value(last))
+        else:
+            progress.plan(0, self.window_unit, "", "")
+
+    def read_windows(
+        self, progress: StreamProgress, stop_if_first_is_empty: bool
+    ) -> Generator[dict[str, Any], None, Window | None]:
+        """Each window's records, then its bookmark committed.
+
+        Returns:
+            The first window, when it had no records and `stop_if_first_is_empty`
+            (the windows after it are not read); else None once every window is read.
+        """
+        # Closed on return: workers fetching the windows after an empty first one stop.
+        with contextlib.closing(self.windows_with_records()) as windows:
+            for window, records in windows:
+                count = 0
+                for record in records:
+                    count += 1
+                    yield record
+                state.commit_bookmark(self, self.window_bookmark(window))
+                self.logger.debug("%s: %s done, %d records", self.name, window, count)
+                progress.window_done(count)
+                self.request_share.window_finished()
+                if stop_if_first_is_empty and count == 0:
+                    return window
+                stop_if_first_is_empty = False
+        return None
+
+    def windows_with_records(self) -> Generator[tuple[Window, Iterable[dict]], None, None]:
+        """Each window, oldest first, with its records: read on this (the main) thread.
+
+        With `max_concurrent_requests` above 1, the run's workers fetch the next windows'
+        answers meanwhile (tap_gong/fetching.py); everything else stays on this thread.
+        """
+        if self.settings.max_concurrent_requests == 1:
+            for window in self.request_share.windows(self.windows()):
+                yield window, self.records_in_window(window)
+            return
+        fetched_in_order = self.run.fetcher.in_order(
+            self.windows_to_fetch(),
+            lambda after: self.request_share.windows(self.more_windows(after)),
+            self.windows_synced_next,
+        )
+        for fetched in fetched_in_order:
+            self.fetched_window = fetched
+            try:
+                yield fetched.window, self.records_in_window(fetched.window)
+            finally:
+                self.fetched_window = None
+
+    def windows_to_fetch(self) -> StreamWindows:
+        """This stream's windows, for the run's workers to fetch (on the main thread)."""
+        windows = self.windows()
+        if (first := next(windows, None)) is not None:
+            # Built here, not raced for by workers: the authenticator, content selectors.
+            sdk_seams.prepare_request(self, first, self.get_new_paginator())
+            windows = itertools.chain([first], windows)
+        return StreamWindows(
+            self.name,
+            self.request_share.windows(windows),
+            self.fetch_answers,
+            first_decides=self.probes_empty_history(),
+        )
+
+    def windows_synced_next(self) -> StreamWindows | None:
+        """The windows of the windowed stream synced after this one, if any.
+
+        Workers start that stream's first windows as this one ends; not with a request
+        budget, whose share for that stream is known only once this one is done.
+        """
+        if self.settings.max_requests_per_run is not None:
+            return None
+        later = self.streams_synced_from_here()[1:]
+        following = next((s for s in later if isinstance(s, WindowedStream)), None)
+        return following.windows_to_fetch() if following is not None else None
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        fetched = self.fetched_window
+        if fetched is None or context != fetched.window:
+            yield from super().request_records(context)
+            return
+        for answer in fetched.answers():
+            yield from self.parse_response(answer)
+
+    #: What a window is called in progress lines.
+    window_unit = "windows"
+
+    def saved_bookmark(self) -> Any:
+        """The bookmark the previous run committed, parsed; None on a first run.
+
+        Raises:
+            GongStateError: when the state holds a value tap-gong does not write.
+        """
+        value = state.saved_bookmark_value(self)
+        if value is None:
+            return None
+        try:
+            return self.parse_bookmark(value)
+        except (TypeError, ValueError):
+            raise GongStateError.not_written_by_tap(self.name, "bookmark", value) from None
+
+    @cached_property
+    def last_instant(self) -> dt.datetime:
+        """`end_date`, or the moment the stream started; never later than now."""
+        return self.settings.last_instant(dt.datetime.now(dt.timezone.utc))
+
+    @cached_property
+    def late_data(self) -> LateDataRereads:
+        return LateDataRereads(self, self.last_instant)
+
+    @cached_property
+    def rereads_late_data(self) -> bool:
+        """Whether this run reads what Gong published late: a backfill reads everything."""
+        return self.saved_bookmark() is None or self.late_data.is_due()
+
+    def begin_late_data_reread(self, first: str) -> None:
+        """Say so when this run re-reads for late data (never silently); note a backfill's."""
+        if self.saved_bookmark() is None:
+            self.late_data.backfill_started()
+        elif self.rereads_late_data:
+            self.logger.info(
+                "%s: re-reading from %s: what Gong published or changed late (up to %d days "
+                "after its date) since the last such re-read.",
+                self.name,
+                first,
+                LATE_DATA.days,
+            )
+
+    @cached_property
+    def reconciliation(self) -> Reconciliation:
+        """This stream's table version and its re-reads of the whole history."""
+        raise NotImplementedError
+
+    def begin_table_version(
+        self, reads_from: dt.datetime
+    ) -> list[WindowedStream | PageChildStream]:
+        """The run's table version (a new one if a reconcile starts now) on every record.
+
+        Returns:
+            The streams carrying it: this one and its page children.
+        """
+        version = self.reconciliation.begin(reads_from)
+        streams: list[WindowedStream | PageChildStream] = [
+            self,
+            *(child for child in self.child_streams if isinstance(child, PageChildStream)),
+        ]
+        for stream in streams:
+            sdk_seams.set_record_version(stream, version)
+        return streams
+
+    def own_windows_done(self, streams: list[WindowedStream | PageChildStream]) -> None:
+        """Every window of this run is read: a complete reconcile activates its version,
+        and the state notes the run (and its late-data re-read)."""
+        if done := self.reconciliation.finish():
+            for stream in streams:
+                if stream.selected:
+                    stream.activate_version(done)
+        self.late_data.run_done(reread=self.rereads_late_data)
+        state.emit_state(self)
+
+    def activate_version(self, version: int) -> None:
+        """ACTIVATE_VERSION, after this stream's last record of a complete re-read."""
+        sdk_seams.write_activate_version_message(self, version)
