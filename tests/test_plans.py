@@ -1,0 +1,156 @@
+"""The plan says how long: a backfill's requests up front, then the runs and days they take
+beyond what `max_requests_per_run` or Gong's daily quota leaves; each run's summary says
+what is left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from tap_gong.client import CompanyDayStream
+from tap_gong.pacing import RequestPacer
+from tap_gong.progress import StreamProgress, StreamTally, left_in_run_summary
+from tap_gong.request_estimate import RequestEstimate, probed_history
+from tap_gong.sandbox import GongSandbox
+from tap_gong.tap import TapGong
+from tests.support import TapRun, company_days, run_tap, sandbox_settings, tap_config
+
+STATS = "interaction_stats"
+STATS_PATH = "/v2/stats/interaction"
+# A stats plan: its windows, and what it says they cost.
+PLAN = re.compile(rf"{STATS}: (\d+) company-day windows to extract, \S+ to \S+: (.*)\.$", re.M)
+
+
+def plans(run: TapRun) -> list[tuple[int, str]]:
+    return [(int(windows), cost) for windows, cost in PLAN.findall(run.stderr)]
+
+
+def stats_requests(sandbox: GongSandbox) -> int:
+    return sum(1 for request in sandbox.requests if request.path == STATS_PATH)
+
+
+def requests_of_probed_backfill(stream: CompanyDayStream, days: int, data_from: int) -> int:
+    """What `stream` asks for `days` days of which Gong has data from day `data_from` on:
+    the first day, its probe for the empty stretch (if the first day is empty), each day
+    with data."""
+    first = dt.date(2024, 1, 1)
+    probes: list[tuple[dt.date, dt.date]] = []
+
+    def has_data(first_day: dt.date, end_day: dt.date) -> bool:
+        probes.append((first_day, end_day))
+        return (end_day - first).days > data_from
+
+    stream.last_day_to_read = lambda: first + dt.timedelta(days=days - 1)  # type: ignore[method-assign]
+    stream.has_data = has_data  # type: ignore[method-assign]
+    stream.skip_empty = lambda first_day, end_day: None  # type: ignore[method-assign]
+    if data_from == 0:
+        return days  # the first day has data: no probe
+    stream.skip_empty_history(after={"fromDate": "2024-01-01", "toDate": "2024-01-02"})
+    return 1 + len(probes) + (days - data_from)
+
+
+@pytest.mark.parametrize("days", [31, 32, 33, 63, 64, 65, 100, 461])
+def test_a_probed_plan_bounds_the_requests_wherever_gongs_data_starts(days: int) -> None:
+    config = {"access_key": "k", "access_key_secret": "s", "start_date": "2024-01-01"}
+    stream = TapGong(config=config, parse_env_config=False).streams[STATS]
+    assert isinstance(stream, CompanyDayStream)
+
+    costs = [requests_of_probed_backfill(stream, days, start) for start in range(days + 1)]
+
+    plan = probed_history(days)
+    assert (min(costs), max(costs)) == (plan.least, plan.most)
+
+
+def test_a_stats_backfill_over_an_empty_history_plans_the_requests_it_makes(
+    tmp_path: Path,
+) -> None:
+    # 460 days of history, Gong's data on the last 60 only.
+    with GongSandbox(sandbox_settings(days=60)) as sandbox:
+        first_day_with_data = min(sandbox.stats_days())
+        start = first_day_with_data - dt.timedelta(days=400)
+        start_date = dt.datetime.combine(start, dt.time(), dt.timezone.utc).isoformat()
+        run = run_tap(tap_config(sandbox, start_date=start_date), tmp_path, streams=(STATS,))
+
+        assert run.returncode == 0, run.stderr
+        made = stats_requests(sandbox)
+        (_, cost), (windows_with_data, cost_after_probe) = plans(run)
+        least, most = map(int, re.findall(r"between (\d+) and (\d+) requests", cost)[0])
+        assert least <= made <= most
+        # Once the probe found Gong's first day with data: what is left, and in all.
+        assert windows_with_data == (sandbox.company_today() - first_day_with_data).days
+        assert f"at least {windows_with_data} requests" in cost_after_probe
+        probed = made - windows_with_data
+        assert f"{probed} made so far: at least {made} requests in all" in cost_after_probe
+
+
+def test_a_backfill_beyond_the_budget_says_how_many_runs_and_each_run_what_is_left(
+    tmp_path: Path,
+) -> None:
+    budget = 6
+    with GongSandbox(sandbox_settings(days=20)) as sandbox:
+        # No lookback: a run re-reads nothing, so the runs add up exactly.
+        config = tap_config(sandbox, max_requests_per_run=budget, lookback_window_days=0)
+        runs: list[TapRun] = []
+        made: list[int] = []
+        while not runs or "stopped by the budget" in runs[-1].stderr:
+            assert len(runs) < 10, runs[-1].stderr
+            state = runs[-1].final_state if runs else None
+            before = stats_requests(sandbox)
+            runs.append(run_tap(config, tmp_path, state=state, streams=(STATS,)))
+            made.append(stats_requests(sandbox) - before)
+
+        assert all(run.returncode == 0 for run in runs)
+        ((windows, cost),) = plans(runs[0])
+        assert windows == len(company_days(sandbox, config)) == sum(made)
+        runs_said = re.findall(rf"at least (\d+) runs of max_requests_per_run={budget}", cost)
+        assert [int(n) for n in runs_said] == [len(runs)] == [math.ceil(windows / budget)]
+        for run, later_runs in zip(runs, range(1, len(runs))):
+            left = sum(made[later_runs:])
+            runs_left = math.ceil(left / budget)
+            said = f"at least {left} requests left" + (
+                f": at least {runs_left} runs of max_requests_per_run={budget}"
+                if runs_left > 1
+                else ""
+            )
+            assert f"records, {made[later_runs - 1]} requests; {said})" in run.stderr
+            assert f"  All streams: {said}." in run.stderr
+            # The next run plans what this one left.
+            assert plans(runs[later_runs])[0][0] == left
+        assert "  All streams: no planned window left." in runs[-1].stderr
+
+
+def test_a_plan_beyond_gongs_daily_quota_says_how_many_days_it_takes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger("tests.plans")
+    caplog.set_level(logging.INFO, logger=logger.name)
+    pacer = RequestPacer(rate=3)
+    pacer.requests_started = 4_000  # what the run used before this stream: 6,000 left today
+    tally = StreamTally()
+    progress = StreamProgress("calls", logger, tally, lambda: 0, pacer=pacer)
+
+    progress.plan(16_500, "date windows", "2000-01-01", "2024-01-01")
+    progress.finish()
+
+    # 6,000 today, then 10,000 a day: 3 days (2 for a run that had used none).
+    assert "at least 3 days of Gong's daily quota (10,000 requests" in caplog.messages[0]
+    # Once this run is over, a day's quota is 10,000.
+    assert tally.left == RequestEstimate(16_500)
+    summary = left_in_run_summary([tally, StreamTally()], budget=None)
+    assert summary.startswith("  All streams: at least 16,500 requests left: at least 2 days")
+
+
+def test_the_summary_adds_what_each_stream_has_left() -> None:
+    probed, planned = StreamTally(left=RequestEstimate(1, 30)), StreamTally(left=RequestEstimate(8))
+
+    summary = left_in_run_summary([probed, planned, StreamTally()], budget=4)
+
+    assert summary == (
+        "  All streams: between 9 and 38 requests left: at least 3 runs of max_requests_per_run=4."
+    )
