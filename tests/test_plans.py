@@ -125,6 +125,41 @@ def test_a_backfill_beyond_the_budget_says_how_many_runs_and_each_run_what_is_le
         assert "  All streams: no planned window left." in runs[-1].stderr
 
 
+def test_a_probed_backfill_whose_first_day_has_data_leaves_the_rest_day_by_day(
+    tmp_path: Path,
+) -> None:
+    # Long enough to be probed; Gong has data from its first day, so nothing is.
+    with GongSandbox(sandbox_settings(days=40)) as sandbox:
+        config = tap_config(sandbox, max_requests_per_run=6, lookback_window_days=0)
+        stopped = run_tap(config, tmp_path, streams=(STATS,))
+        resumed = run_tap(config, tmp_path, state=stopped.final_state, streams=(STATS,))
+
+        assert stopped.returncode == resumed.returncode == 0
+        ((windows, cost),) = plans(stopped)
+        assert f"between {probed_history(windows).least} and" in cost
+        left = windows - 6
+        runs = math.ceil(left / 6)
+        assert f"; at least {left} requests left: at least {runs} runs" in stopped.stderr
+        assert plans(resumed)[0][0] == left
+
+
+def test_a_probe_stopped_by_the_budget_leaves_a_range_the_next_run_reads_within(
+    tmp_path: Path,
+) -> None:
+    with GongSandbox(sandbox_settings(days=20)) as sandbox:
+        start = min(sandbox.stats_days()) - dt.timedelta(days=400)
+        start_date = dt.datetime.combine(start, dt.time(), dt.timezone.utc).isoformat()
+        # The first day and 4 of the probe's requests: where Gong's data starts is not known.
+        config = tap_config(sandbox, start_date=start_date, max_requests_per_run=5)
+        stopped = run_tap(config, tmp_path, streams=(STATS,))
+        resumed = run_tap(config, tmp_path, state=stopped.final_state, streams=(STATS,))
+
+        ((windows, _),) = plans(stopped)
+        assert f"; between 1 and {windows - 1} requests left" in stopped.stderr
+        # The next run reads day by day from the last day the probe found empty.
+        assert 1 <= plans(resumed)[0][0] <= windows - 1
+
+
 def test_a_plan_beyond_gongs_daily_quota_says_how_many_days_it_takes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
