@@ -147,12 +147,12 @@ class StreamProgress:
         return self.tally
 
 
-def left_in_run_summary(tallies: Iterable[StreamTally], budget: int | None) -> str:
-    """The run summary's last line: what every stream's planned windows still need."""
+def left_after_streams(tallies: Iterable[StreamTally], budget: int | None) -> str:
+    """What every stream's planned windows still need, for the run summary's first line."""
     lefts = [tally.left for tally in tallies if tally.left is not None]
     if not lefts:
-        return "  All streams: no planned window left."
-    return f"  All streams: {left_after_run(sum(lefts[1:], lefts[0]), budget)}."
+        return "no planned window left"
+    return left_after_run(sum(lefts[1:], lefts[0]), budget)
 
 
 def _duration(seconds: float) -> str:

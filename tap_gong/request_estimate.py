@@ -60,9 +60,8 @@ def how_long(requests: int, run_left: int | None, budget: int | None, quota_left
     `budget` (max_requests_per_run) and today `quota_left` of Gong's quota; "" within both."""
     parts = []
     if budget is not None and run_left is not None and requests > run_left:
-        parts.append(
-            f"{at_least(requests, run_left, budget)} runs of max_requests_per_run={budget}"
-        )
+        runs = at_least(requests, run_left, budget)
+        parts.append(f"{runs} runs of {budget:,} requests (max_requests_per_run)")
     if requests > quota_left:
         parts.append(f"{at_least(requests, quota_left, DAILY_QUOTA)} days of {GONG_QUOTA}")
     return "at least " + " and ".join(parts) if parts else ""

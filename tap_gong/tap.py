@@ -34,7 +34,7 @@ from tap_gong.errors import GongStateError, GongTapError
 from tap_gong.fetching import MAX_CONCURRENT_REQUESTS
 from tap_gong.oauth import oauth_properties
 from tap_gong.pacing import RequestPacer
-from tap_gong.progress import StreamTally, left_in_run_summary
+from tap_gong.progress import StreamTally, left_after_streams
 from tap_gong.request_estimate import left_after_run
 from tap_gong.settings import ACTIVITY_PERIODS, DEFAULT_API_URL, GongSettings
 from tap_gong.streams import STREAM_TYPES
@@ -268,8 +268,9 @@ class TapGong(Tap):
                 f"{tally.records:,} records, {streams[name].requests_of_stream():,} requests{left}"
             )
 
-        lines = [*outcomes.summary_lines(details), left_in_run_summary(tallies, budget)]
-        self.logger.info("Run: %s.\n%s", total.summary(), "\n".join(lines))
+        lines = outcomes.summary_lines(details)
+        left = left_after_streams(tallies, budget)
+        self.logger.info("Run: %s; %s.\n%s", total.summary(), left, "\n".join(lines))
         if error := outcomes.exit_error(one_line):
             raise error
 

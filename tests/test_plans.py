@@ -15,7 +15,7 @@ import pytest
 
 from tap_gong.client import CompanyDayStream
 from tap_gong.pacing import RequestPacer
-from tap_gong.progress import StreamProgress, StreamTally, left_in_run_summary
+from tap_gong.progress import StreamProgress, StreamTally, left_after_streams
 from tap_gong.request_estimate import RequestEstimate, probed_history
 from tap_gong.sandbox import GongSandbox
 from tap_gong.tap import TapGong
@@ -108,21 +108,23 @@ def test_a_backfill_beyond_the_budget_says_how_many_runs_and_each_run_what_is_le
         assert all(run.returncode == 0 for run in runs)
         ((windows, cost),) = plans(runs[0])
         assert windows == len(company_days(sandbox, config)) == sum(made)
-        runs_said = re.findall(rf"at least (\d+) runs of max_requests_per_run={budget}", cost)
+        runs_said = re.findall(
+            rf"at least (\d+) runs of {budget} requests \(max_requests_per_run\)", cost
+        )
         assert [int(n) for n in runs_said] == [len(runs)] == [math.ceil(windows / budget)]
-        for run, later_runs in zip(runs, range(1, len(runs))):
+        for later_runs, run in enumerate(runs[:-1], start=1):
             left = sum(made[later_runs:])
             runs_left = math.ceil(left / budget)
             said = f"at least {left} requests left" + (
-                f": at least {runs_left} runs of max_requests_per_run={budget}"
+                f": at least {runs_left} runs of {budget} requests (max_requests_per_run)"
                 if runs_left > 1
                 else ""
             )
             assert f"records, {made[later_runs - 1]} requests; {said})" in run.stderr
-            assert f"  All streams: {said}." in run.stderr
+            assert f" s; {said}.\n" in run.stderr  # the run line: all streams
             # The next run plans what this one left.
             assert plans(runs[later_runs])[0][0] == left
-        assert "  All streams: no planned window left." in runs[-1].stderr
+        assert " s; no planned window left.\n" in runs[-1].stderr
 
 
 def test_a_probed_backfill_whose_first_day_has_data_leaves_the_rest_day_by_day(
@@ -177,15 +179,15 @@ def test_a_plan_beyond_gongs_daily_quota_says_how_many_days_it_takes(
     assert "at least 3 days of Gong's daily quota (10,000 requests" in caplog.messages[0]
     # Once this run is over, a day's quota is 10,000.
     assert tally.left == RequestEstimate(16_500)
-    summary = left_in_run_summary([tally, StreamTally()], budget=None)
-    assert summary.startswith("  All streams: at least 16,500 requests left: at least 2 days")
+    summary = left_after_streams([tally, StreamTally()], budget=None)
+    assert summary.startswith("at least 16,500 requests left: at least 2 days")
 
 
 def test_the_summary_adds_what_each_stream_has_left() -> None:
     probed, planned = StreamTally(left=RequestEstimate(1, 30)), StreamTally(left=RequestEstimate(8))
 
-    summary = left_in_run_summary([probed, planned, StreamTally()], budget=4)
+    summary = left_after_streams([probed, planned, StreamTally()], budget=4)
 
     assert summary == (
-        "  All streams: between 9 and 38 requests left: at least 3 runs of max_requests_per_run=4."
+        "between 9 and 38 requests left: at least 3 runs of 4 requests (max_requests_per_run)"
     )
