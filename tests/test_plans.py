@@ -35,6 +35,12 @@ def stats_requests(sandbox: GongSandbox) -> int:
     return sum(1 for request in sandbox.requests if request.path == STATS_PATH)
 
 
+def days_before_gongs_data(sandbox: GongSandbox, days: int) -> str:
+    """A start_date `days` days before the sandbox's first day with stats."""
+    start = min(sandbox.stats_days()) - dt.timedelta(days=days)
+    return dt.datetime.combine(start, dt.time(), dt.timezone.utc).isoformat()
+
+
 def requests_of_probed_backfill(stream: CompanyDayStream, days: int, data_from: int) -> int:
     """What `stream` asks for `days` days of which Gong has data from day `data_from` on:
     the first day, its probe for the empty stretch (if the first day is empty), each day
@@ -72,10 +78,8 @@ def test_a_stats_backfill_over_an_empty_history_plans_the_requests_it_makes(
 ) -> None:
     # 460 days of history, Gong's data on the last 60 only.
     with GongSandbox(sandbox_settings(days=60)) as sandbox:
-        first_day_with_data = min(sandbox.stats_days())
-        start = first_day_with_data - dt.timedelta(days=400)
-        start_date = dt.datetime.combine(start, dt.time(), dt.timezone.utc).isoformat()
-        run = run_tap(tap_config(sandbox, start_date=start_date), tmp_path, streams=(STATS,))
+        config = tap_config(sandbox, start_date=days_before_gongs_data(sandbox, 400))
+        run = run_tap(config, tmp_path, streams=(STATS,))
 
         assert run.returncode == 0, run.stderr
         made = stats_requests(sandbox)
@@ -83,7 +87,7 @@ def test_a_stats_backfill_over_an_empty_history_plans_the_requests_it_makes(
         least, most = map(int, re.findall(r"between (\d+) and (\d+) requests", cost)[0])
         assert least <= made <= most
         # Once the probe found Gong's first day with data: what is left, and in all.
-        assert windows_with_data == (sandbox.company_today() - first_day_with_data).days
+        assert windows_with_data == (sandbox.company_today() - min(sandbox.stats_days())).days
         assert f"at least {windows_with_data} requests" in cost_after_probe
         probed = made - windows_with_data
         assert f"{probed} made so far: at least {made} requests in all" in cost_after_probe
@@ -149,8 +153,7 @@ def test_a_probe_stopped_by_the_budget_leaves_a_range_the_next_run_reads_within(
     tmp_path: Path,
 ) -> None:
     with GongSandbox(sandbox_settings(days=20)) as sandbox:
-        start = min(sandbox.stats_days()) - dt.timedelta(days=400)
-        start_date = dt.datetime.combine(start, dt.time(), dt.timezone.utc).isoformat()
+        start_date = days_before_gongs_data(sandbox, 400)
         # The first day and 4 of the probe's requests: where Gong's data starts is not known.
         config = tap_config(sandbox, start_date=start_date, max_requests_per_run=5)
         stopped = run_tap(config, tmp_path, streams=(STATS,))
