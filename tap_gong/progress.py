@@ -5,7 +5,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from tap_gong.pacing import RequestPacer
+from tap_gong.request_estimate import (
+    DAILY_QUOTA,
+    RequestEstimate,
+    how_long,
+    left_after_run,
+    probed_history,
+)
 
 # Progress lines at most this often: one per window would flood a long backfill.
 PROGRESS_EVERY_SECONDS = 30.0
@@ -20,6 +29,8 @@ class StreamTally:
     retries: int = 0
     rate_limited: int = 0
     seconds: float = 0.0
+    #: What the stream's planned windows still need once the run ends (None: nothing).
+    left: RequestEstimate | None = None
 
     def summary(self) -> str:
         return (
@@ -37,7 +48,9 @@ class StreamProgress:
         logger: logging.Logger,
         tally: StreamTally,
         requests_sent: Callable[[], int],
+        *,
         clock: Callable[[], float] = time.monotonic,
+        pacer: RequestPacer | None = None,
     ) -> None:
         self.stream_name = stream_name
         self.logger = logger
@@ -47,29 +60,66 @@ class StreamProgress:
         self._clock = clock
         self._started = clock()
         self._last_line = self._started
+        # The run's pacer: what is left of the budget, and of Gong's quota for all the tap knows.
+        self._pacer = pacer
         self._windows_total: int | None = None
         self._windows_done = 0
+        #: Whether the plan's empty stretch is yet to be probed (`probed_history`).
+        self._probing = False
 
-    def plan(self, windows: int, unit: str, first: str, last: str) -> None:
-        """Say the work ahead: how many windows, and the range (again after a skip)."""
+    def plan(self, windows: int, unit: str, first: str, last: str, *, probed: bool = False) -> None:
+        """Say the work ahead: how many windows over which range, what they cost in requests,
+        and in runs and days beyond what the run's budget or Gong's quota leaves; said again
+        after a probe skipped an empty stretch, with what the stream made so far."""
+        made = self._requests_sent() if self._windows_total is not None else 0
         self._windows_total = windows
         self._windows_done = 0
-        if windows:
-            self.logger.info(
-                "%s: %d %s to extract, %s to %s: at least %d requests, one more per 100 "
-                "records beyond the first page of each.",
-                self.stream_name,
-                windows,
-                unit,
-                first,
-                last,
-                windows,
-            )
-        else:
+        self._probing = probed
+        if not windows:
             self.logger.info("%s: nothing new to extract.", self.stream_name)
+            return
+        ahead = probed_history(windows) if probed else RequestEstimate(windows)
+        cost = f"{ahead.describe()}, one more per 100 records beyond the first page of each"
+        if probed:
+            cost += (
+                " (the days before Gong's first day with data are probed, about 2 x log2 of "
+                "them, not read one by one)"
+            )
+        if made:
+            cost += f"; {made:,} made so far: {(ahead + RequestEstimate(made)).describe()} in all"
+        if runs_and_days := self._how_long(ahead.least):
+            cost += f"; that is {runs_and_days}"
+        self.logger.info(
+            "%s: %d %s to extract, %s to %s: %s.",
+            self.stream_name,
+            windows,
+            unit,
+            first,
+            last,
+            cost,
+        )
+
+    def _how_long(self, requests: int) -> str:
+        if self._pacer is None:
+            return ""
+        started, budget = self._pacer.requests_started, self._pacer.budget
+        run_left = None if budget is None else max(budget - started, 0)
+        return how_long(requests, run_left, budget, max(DAILY_QUOTA - started, 0))
+
+    def left(self) -> RequestEstimate | None:
+        """What the planned windows not done still need (None: nothing)."""
+        windows_left = max((self._windows_total or 0) - self._windows_done, 0)
+        if not windows_left:
+            return None
+        if self._probing:
+            # The days without data are not all known: the next run reads from its bookmark.
+            return RequestEstimate(1, windows_left)
+        return RequestEstimate(windows_left)
 
     def window_done(self, records: int) -> None:
         self._windows_done += 1
+        # A window with data: the rest of the plan is read day by day, not probed.
+        self._probing = self._probing and not records
         self.tally.records += records
         now = self._clock()
         total = max(self._windows_total or 0, self._windows_done)
@@ -92,8 +142,17 @@ class StreamProgress:
     def finish(self) -> StreamTally:
         self.tally.requests = self._requests_sent()
         self.tally.seconds = self._clock() - self._started
+        self.tally.left = self.left()
         self.logger.info("%s: done: %s.", self.stream_name, self.tally.summary())
         return self.tally
+
+
+def left_after_streams(tallies: Iterable[StreamTally], budget: int | None) -> str:
+    """What every stream's planned windows still need, for the run summary's first line."""
+    lefts = [tally.left for tally in tallies if tally.left is not None]
+    if not lefts:
+        return "no planned window left"
+    return left_after_run(sum(lefts[1:], lefts[0]), budget)
 
 
 def _duration(seconds: float) -> str:

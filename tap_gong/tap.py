@@ -35,7 +35,8 @@ from tap_gong.kinds.base import GongStream, streams_run_in_turn
 from tap_gong.kinds.windowed import WindowedStream
 from tap_gong.oauth import oauth_properties
 from tap_gong.pacing import RequestPacer
-from tap_gong.progress import StreamTally
+from tap_gong.progress import StreamTally, left_after_streams
+from tap_gong.request_estimate import left_after_run
 from tap_gong.settings import ACTIVITY_PERIODS, DEFAULT_API_URL, GongSettings
 from tap_gong.streams import STREAM_TYPES
 from tap_gong.windows import parse_instant, utc_now
@@ -265,13 +266,18 @@ class TapGong(Tap):
             seconds=time.monotonic() - self.started_at,
         )
         outcomes = self.gong_run.outcomes
-        lines = outcomes.summary_lines(
-            lambda name: (
-                f"{streams[name].tally.records:,} records, "
-                f"{streams[name].requests_of_stream():,} requests"
+        budget = self.gong_run.pacer.budget
+
+        def details(name: str) -> str:
+            tally = streams[name].tally
+            left = f"; {left_after_run(tally.left, budget)}" if tally.left else ""
+            return (
+                f"{tally.records:,} records, {streams[name].requests_of_stream():,} requests{left}"
             )
-        )
-        self.logger.info("Run: %s.\n%s", total.summary(), "\n".join(lines))
+
+        lines = outcomes.summary_lines(details)
+        left = left_after_streams(tallies, budget)
+        self.logger.info("Run: %s; %s.\n%s", total.summary(), left, "\n".join(lines))
         if error := outcomes.exit_error(one_line):
             raise error
 

@@ -82,13 +82,15 @@ class WindowedStream(GongStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state.mark_windows_resumable(self)
-        progress = StreamProgress(self.name, self.logger, self.tally, self.requests_of_stream)
+        progress = StreamProgress(
+            self.name, self.logger, self.tally, self.requests_of_stream, pacer=self.pacer
+        )
         # Stopped early, the unfinished window is dropped from progress, so the bookmark
         # stays at the last finished window and the next run resumes there.
         with self.recording_how_it_ends(lambda: state.forget_unfinished_window(self)):
             probing = self.probes_empty_history()
             while True:
-                self.plan_windows(progress)
+                self.plan_windows(progress, probed=probing)
                 empty_first_window = yield from self.read_windows(progress, probing)
                 if empty_first_window is None:
                     break
@@ -97,12 +99,15 @@ class WindowedStream(GongStream):
             self.request_share.check_not_stopped()
         progress.finish()
 
-    def plan_windows(self, progress: StreamProgress) -> None:
-        """Say the work ahead: how many windows, over which range."""
+    def plan_windows(self, progress: StreamProgress, *, probed: bool = False) -> None:
+        """Say the work ahead: how many windows, over which range (`probed`: for its empty
+        stretch first)."""
         planned = list(self.windows())
         if planned:
             first, last = planned[0], planned[-1]
-            progress.plan(len(planned), self.window_unit, first_value(first), last_value(last))
+            progress.plan(
+                len(planned), self.window_unit, first_value(first), last_value(last), probed=probed
+            )
         else:
             progress.plan(0, self.window_unit, "", "")
 
