@@ -35,25 +35,21 @@ class Route:
     scope: str | None = None
     metered: bool = True
 
-    def match(self, path: str) -> tuple[str, ...] | None:
-        found = re.fullmatch(self.path, path)
-        return found.groups() if found else None
-
 
 class RouteTable:
     def __init__(self, routes: Iterable[Route]) -> None:
-        self.routes = tuple(routes)
+        self._routes = [(route, re.compile(route.path)) for route in routes]
 
     def find(self, method: str, path: str) -> tuple[Route, tuple[str, ...]] | None:
         """The route for a method and path, with its path parameters; None if there is none."""
-        for route in self.routes:
-            if route.method == method and (params := route.match(path)) is not None:
-                return route, params
+        for route, pattern in self._routes:
+            if route.method == method and (found := pattern.fullmatch(path)):
+                return route, found.groups()
         return None
 
     def scope(self, path: str) -> str | None:
         """The scope a path needs, whatever the method (Gong refuses a scope first)."""
-        return next((r.scope for r in self.routes if r.match(path) is not None), None)
+        return next((r.scope for r, pattern in self._routes if pattern.fullmatch(path)), None)
 
 
 def route_table(
