@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.meltano_project import MeltanoProject
+from tests.e2e.meltano_project import MELTANO_PROJECTS, MeltanoProject, report_timings_of
 from tests.e2e.meltano_runner import meltano_executable
 from tests.e2e.pipeline_scenario import PipelineHistory, run_pipeline_history
 from tests.e2e.postgres_server import PostgresServer, PostgresUnavailable, throwaway_postgres
@@ -23,8 +23,6 @@ from tests.e2e.snowflake.emulator import (
 )
 from tests.e2e.warehouses import DuckDBWarehouse, PostgresWarehouse
 
-MELTANO_PROJECT = pytest.StashKey[MeltanoProject]()
-
 
 @pytest.fixture(scope="session")
 def meltano_project(request: pytest.FixtureRequest) -> Iterator[MeltanoProject]:
@@ -35,7 +33,7 @@ def meltano_project(request: pytest.FixtureRequest) -> Iterator[MeltanoProject]:
     base = Path(tempfile.mkdtemp(prefix="tap-gong-meltano-"))
     try:
         project = MeltanoProject.copy_of_repo(base, executable)
-        request.config.stash[MELTANO_PROJECT] = project
+        report_timings_of(request.config, project)
         project.install()
         yield project
     finally:
@@ -99,9 +97,13 @@ def history_of(
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The figures the issue asks for: how long meltano install and each run took."""
-    project = terminalreporter.config.stash.get(MELTANO_PROJECT, None)
-    if project is None or not project.timings:
+    timings = [
+        timing
+        for project in terminalreporter.config.stash.get(MELTANO_PROJECTS, [])
+        for timing in project.timings
+    ]
+    if not timings:
         return
     terminalreporter.section("Meltano timings")
-    for label, seconds in project.timings:
+    for label, seconds in timings:
         terminalreporter.write_line(f"{seconds:7.1f} s  {label}")

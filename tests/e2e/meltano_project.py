@@ -6,6 +6,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.meltano_runner import MeltanoFailed, run_meltano
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +34,15 @@ NOT_COPIED = shutil.ignore_patterns(
 # Within pytest-timeout's 600 s per test (pyproject.toml), and far above what they take.
 INSTALL_TIMEOUT_SECONDS = 420
 RUN_TIMEOUT_SECONDS = 180
+
+
+# The projects whose commands' durations the end-to-end terminal summary lists.
+MELTANO_PROJECTS = pytest.StashKey[list["MeltanoProject"]]()
+
+
+def report_timings_of(config: pytest.Config, project: MeltanoProject) -> None:
+    """List how long each of the project's meltano commands took at the end of the run."""
+    config.stash.setdefault(MELTANO_PROJECTS, []).append(project)
 
 
 class MeltanoCommandFailed(AssertionError):

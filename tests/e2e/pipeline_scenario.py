@@ -424,8 +424,9 @@ def run_pipeline_history(project: MeltanoProject, warehouse: Warehouse) -> Pipel
     return PipelineHistory(warehouse.name, first_run, rerun, changes, scheduled_run)
 
 
-def tap_environment(sandbox: GongSandbox) -> dict[str, str]:
-    """tap-gong's settings for Meltano: the sandbox, and the sandbox's clock as end_date."""
+def tap_environment(sandbox: GongSandbox, every_stream: bool = True) -> dict[str, str]:
+    """tap-gong's settings for Meltano: the sandbox, and the sandbox's clock as end_date;
+    every stream selected, or (`every_stream=False`) the plugin's own selection."""
     config = sandbox.tap_config(
         # Fixed for the whole history, while the sandbox's clock moves on.
         start_date=START_DATE.isoformat(),
@@ -434,6 +435,8 @@ def tap_environment(sandbox: GongSandbox) -> dict[str, str]:
         # The sandbox sets no rate limit here: no need to pace at Gong's 3 per second.
         max_requests_per_second=50,
     )
+    if not every_stream:
+        return tap_gong_environment(config)
     # Every stream, those not selected by default too (meltano.yml leaves three out).
     return {**tap_gong_environment(config), "TAP_GONG__SELECT": json.dumps(["*.*"])}
 

@@ -36,6 +36,34 @@ from tests.e2e.pipeline_scenario import (
 from tests.e2e.warehouses import DuckDBWarehouse
 from tests.support import discovered_catalog
 
+HUB_DEFINITION = REPO_ROOT / "meltano-hub" / "extractors" / "tap-gong.yml"
+# Meltano Hub's schemas for an extractor definition (meltano/hub, schemas/plugin_definitions/
+# extractors.schema.json and the schemas it refers to): keys, required keys, setting kinds.
+HUB_EXTRACTOR_KEYS = {
+    *("name", "pip_url", "variant", "namespace", "label", "description", "executable"),
+    *("settings", "docs", "repo", "logo_url", "hidden", "settings_group_validation"),
+    *("commands", "capabilities", "metadata", "schema", "select", "maintenance_status"),
+    *("quality", "domain_url", "keywords", "requires", "definition", "next_steps"),
+    *("settings_preamble", "usage", "prereq", "supported_python_versions", "log_parser"),
+}
+HUB_REQUIRED = {"name", "namespace", "variant", "label", "quality"}
+HUB_SETTING_KEYS = {
+    *("name", "aliases", "label", "value", "placeholder", "kind", "description", "tooltip"),
+    *("documentation", "protected", "env", "value_processor", "value_post_processor"),
+    *("oauth", "options", "docs", "sensitive"),
+}
+HUB_SETTING_KINDS = {
+    *("oauth", "hidden", "password", "date_iso8601", "file", "email", "integer", "options"),
+    *("object", "array", "boolean", "string"),
+}
+# The Meltano kinds a setting of each JSON type may have (`password`: a secret's).
+SETTING_KINDS = {
+    "string": {"string", "password", "date_iso8601"},
+    "integer": {"integer"},
+    "boolean": {"boolean"},
+    "array": {"array"},
+    "object": {"object"},
+}
 CONFIG_SET = "meltano config set "
 DUCKDB_PIN = "duckdb==1.2.2"
 CALLS_KEY = ("id",)
@@ -124,14 +152,26 @@ def repo_tap_gong() -> dict[str, Any]:
     return plugins_by_name(yaml.safe_load((REPO_ROOT / "meltano.yml").read_text()))["tap-gong"]
 
 
-def test_meltano_yml_declares_the_capabilities_tap_gong_reports():
-    declared = repo_tap_gong()["capabilities"]
+def hub_tap_gong() -> dict[str, Any]:
+    return yaml.safe_load(HUB_DEFINITION.read_text())
+
+
+# Each of tap-gong's Meltano definitions: this project's, and the one other projects add.
+@pytest.fixture(params=[repo_tap_gong, hub_tap_gong], ids=["meltano.yml", "hub-definition"])
+def tap_gong_definition(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return request.param()
+
+
+def test_definition_declares_the_capabilities_tap_gong_reports(tap_gong_definition):
+    declared = tap_gong_definition["capabilities"]
     assert sorted(declared) == sorted(tap_gong_about()["capabilities"])
 
 
-def test_meltano_yml_declares_every_setting_tap_gong_reports_and_marks_its_secrets():
+def test_definition_declares_every_setting_tap_gong_reports_and_marks_its_secrets(
+    tap_gong_definition,
+):
     reported = tap_gong_about()["settings"]["properties"]
-    declared = {setting["name"]: setting for setting in repo_tap_gong()["settings"]}
+    declared = {setting["name"]: setting for setting in tap_gong_definition["settings"]}
     assert sorted(declared) == sorted(reported)
     assert {name: setting.get("value") for name, setting in declared.items()} == {
         name: schema.get("default") for name, schema in reported.items()
@@ -141,8 +181,21 @@ def test_meltano_yml_declares_every_setting_tap_gong_reports_and_marks_its_secre
     assert {name for name, setting in declared.items() if setting.get("sensitive")} == secrets
 
 
-def test_meltano_yml_selects_every_stream_tap_gong_selects_by_default():
-    selected = repo_tap_gong()["select"]
+def test_definition_gives_each_setting_the_kind_of_its_type(tap_gong_definition):
+    reported = tap_gong_about()["settings"]["properties"]
+    for setting in tap_gong_definition["settings"]:
+        schema = reported[setting["name"]]
+        kind = setting.get("kind", "string")
+        if "enum" in schema:
+            assert kind == "options", setting["name"]
+            assert [option["value"] for option in setting["options"]] == schema["enum"]
+        else:
+            (json_type,) = set(schema["type"]) - {"null"}
+            assert kind in SETTING_KINDS[json_type], setting["name"]
+
+
+def test_definition_selects_every_stream_tap_gong_selects_by_default(tap_gong_definition):
+    selected = tap_gong_definition["select"]
     catalog = json.loads(discovered_catalog())
     not_by_default = sorted(
         entry["tap_stream_id"]
@@ -154,6 +207,26 @@ def test_meltano_yml_selects_every_stream_tap_gong_selects_by_default():
     assert sorted(rule.removeprefix("!").removesuffix(".*") for rule in selected[1:]) == (
         not_by_default
     )
+
+
+def test_hub_definition_describes_each_setting_in_the_taps_own_words():
+    reported = tap_gong_about()["settings"]["properties"]
+    assert {s["name"]: s["description"] for s in hub_tap_gong()["settings"]} == {
+        name: schema["description"] for name, schema in reported.items()
+    }
+
+
+def test_hub_definition_is_in_meltano_hubs_format():
+    definition = hub_tap_gong()
+    assert HUB_REQUIRED <= set(definition) <= HUB_EXTRACTOR_KEYS
+    assert definition["name"] == "tap-gong"
+    assert definition["pip_url"].startswith("git+https://")
+    assert definition["supported_python_versions"] == tap_gong_about()["supported_python_versions"]
+    for setting in definition["settings"]:
+        assert set(setting) <= HUB_SETTING_KEYS, setting["name"]
+        assert setting["kind"] in HUB_SETTING_KINDS, setting["name"]
+        # Hub's secrets: `sensitive`, with the `password` kind older Meltanos read.
+        assert (setting["kind"] == "password") == bool(setting.get("sensitive")), setting["name"]
 
 
 def test_readme_config_commands_change_only_the_values_they_set(fresh_project):

@@ -53,6 +53,7 @@ def plain(value: Any) -> Any:
 class PostgresWarehouse:
     server: PostgresServer
     database: str
+    schema: str = SCHEMA
     name: str = "postgres"
     loader: str = "target-postgres"
     schedule: str = "gong-to-postgres-hourly"
@@ -80,13 +81,13 @@ class PostgresWarehouse:
         """Column name (lower case) -> PostgreSQL type (`_jsonb` is jsonb[])."""
         rows = self.query(
             "SELECT column_name, udt_name FROM information_schema.columns "
-            f"WHERE table_schema = '{SCHEMA}' AND table_name = '{table}'"
+            f"WHERE table_schema = '{self.schema}' AND table_name = '{table}'"
         )
         return {name.lower(): kind for name, kind in rows}
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         with self.server.connect(self.database) as connection:
-            cursor = connection.execute(f'SELECT * FROM "{SCHEMA}"."{table}"')
+            cursor = connection.execute(f'SELECT * FROM "{self.schema}"."{table}"')
             names = [column.name.lower() for column in cursor.description or []]
             return [
                 {name: plain(value) for name, value in zip(names, row, strict=True)}
