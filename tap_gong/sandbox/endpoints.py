@@ -265,6 +265,14 @@ class EndpointsMixin:
                 if self._content.has_transcript(call)
             ]
 
+    def started_call_counts(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> tuple[int, int]:
+        """Calls started in [start, end) and how many have a transcript, none built."""
+        with self._lock:
+            calls = self._dataset.calls_started(start, end)
+            return len(calls), sum(map(self._content.has_transcript, calls))
+
     def users(self, include_avatars: bool = False) -> list[dict[str, Any]]:
         with self._lock:
             return json.loads(dumps(self._company.users(include_avatars)))
