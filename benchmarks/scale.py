@@ -67,12 +67,11 @@ def expected_records(sandbox: GongSandbox, start: str) -> Counter[str]:
 
     /v2/calls filters on a conference call's scheduled time, /extensive on its start.
     """
-    since = dt.datetime.fromisoformat(start)
-    started, transcripts = sandbox.started_call_counts(since, sandbox.now())
+    counts = sandbox.call_counts(dt.datetime.fromisoformat(start), sandbox.now())
     return Counter(
-        calls=len(sandbox.calls(since, sandbox.now())),
-        call_details=started,
-        call_transcripts=transcripts,
+        calls=counts["listed"],
+        call_details=counts["started"],
+        call_transcripts=counts["transcripts"],
     )
 
 
