@@ -1,8 +1,8 @@
 """Scale: the call streams' backfill of a company of 5,000, 50,000 and 250,000 calls.
 
-    python benchmarks/scale.py                         # 5,000 / 50,000 / 250,000 calls
-    python benchmarks/scale.py --calls 5000 50000      # smaller companies only
-    python benchmarks/scale.py --calls 1000 --quick    # a smoke run (tests/test_benchmarks.py)
+    python benchmarks/scale.py                              # 5,000 / 50,000 / 250,000 calls
+    python benchmarks/scale.py --calls 5000 50000           # smaller companies only
+    python benchmarks/scale.py --calls 300 900 --days 5     # a smoke run (tests/test_benchmarks.py)
 
 Each company's calls span the same `--days` (default 90), so a bigger company has more
 calls per date window, not more windows. The tap backfills calls, call_details and
