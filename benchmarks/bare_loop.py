@@ -18,6 +18,8 @@ import requests
 # path -> (stream name, the key of the page's record list)
 STREAMS = {
     "/v2/calls": ("calls", "calls"),
+    "/v2/calls/extensive": ("call_details", "calls"),
+    "/v2/calls/transcript": ("call_transcripts", "callTranscripts"),
     "/v2/stats/interaction": ("interaction_stats", "peopleInteractionStats"),
 }
 

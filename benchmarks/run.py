@@ -82,6 +82,7 @@ class ProcessRun:
     cpu_seconds: float  # user + sys
     max_rss_mb: float
     records: int  # RECORD messages the sink read
+    stream_records: dict[str, int]  # the same, per stream
     state: dict | None  # the last STATE the sink read
     sandbox_cpu_seconds: float  # this process (the sandbox) meanwhile
 
@@ -142,6 +143,7 @@ def run_into_sink(command: list[str], workdir: Path, name: str) -> ProcessRun:
         cpu_seconds=measured["cpu_seconds"],
         max_rss_mb=measured["max_rss_kib"] / 1024,
         records=summary["records"],
+        stream_records=summary["streams"],
         state=summary["state"],
         sandbox_cpu_seconds=sandbox_cpu,
     )

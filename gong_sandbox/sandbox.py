@@ -286,6 +286,19 @@ class GongSandbox:
                 if self._world.content.has_transcript(call)
             ]
 
+    def call_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """How many calls /v2/calls lists in [start, end), started in it, and of those have a
+        transcript; nothing is decoded or built (benchmarks count 250,000 calls).
+        """
+        with self._lock:
+            dataset = self._world.dataset
+            started = dataset.calls_started(start, end)
+            return {
+                "listed": len(dataset.visible_calls(start, end)),
+                "started": len(started),
+                "transcripts": sum(map(self._world.content.has_transcript, started)),
+            }
+
     def interaction_stats(self, day: date) -> list[dict[str, Any]]:
         """The API's peopleInteractionStats items for one company day, each with the answer's
         top-level `timeZone`, `fromDateTime` and `toDateTime` merged in (as the tap's records)."""

@@ -31,6 +31,7 @@ from tap_gong.access import start_run
 from tap_gong.budget import streams_in_budget_order
 from tap_gong.errors import GongStateError, GongTapError
 from tap_gong.fetching import MAX_CONCURRENT_REQUESTS
+from tap_gong.garbage import fewer_cycle_collections
 from tap_gong.kinds.base import GongStream, streams_run_in_turn
 from tap_gong.kinds.windowed import WindowedStream
 from tap_gong.oauth import oauth_properties
@@ -297,7 +298,7 @@ class TapGong(Tap):
     @classmethod
     def invoke(cls, *, state: IO[str] | None = None, **kwargs: Any) -> None:  # type: ignore[override]
         """Run the tap; a problem the user can fix ends in one line, not a traceback."""
-        with one_line_errors():
+        with one_line_errors(), fewer_cycle_collections():
             super().invoke(state=tap_state_file(state), **kwargs)
 
     @override
