@@ -93,7 +93,8 @@ def start_run(
         settings=settings,
         # One pacer for the whole run: every stream's requests share Gong's allowance.
         pacer=pacer
-        or RequestPacer(
+        if pacer is not None
+        else RequestPacer(
             rate=settings.max_requests_per_second,
             budget=settings.max_requests_per_run,
             kept_for_the_window_read=settings.max_concurrent_requests,

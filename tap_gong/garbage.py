@@ -19,7 +19,9 @@ YOUNG_COLLECTION_THRESHOLD = 50_000
 def fewer_cycle_collections() -> Iterator[None]:
     """Collect the young generation every YOUNG_COLLECTION_THRESHOLD containers, then as before."""
     thresholds = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
+    # A host that turned collection off (0) or already collects less often keeps its choice.
+    if 0 < thresholds[0] < YOUNG_COLLECTION_THRESHOLD:
+        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
     try:
         yield
     finally:

@@ -41,3 +41,22 @@ def test_a_failed_sync_restores_the_collector_too(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(KeyboardInterrupt):
         TapGong.invoke(state=None)
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("host_threshold", [0, 2 * YOUNG_COLLECTION_THRESHOLD])
+def test_a_host_that_collects_less_often_or_never_keeps_its_choice(
+    monkeypatch: pytest.MonkeyPatch, host_threshold: int
+) -> None:
+    thresholds_during_sync = []
+
+    def sdk_invoke(cls: type[Tap], **kwargs: Any) -> None:
+        thresholds_during_sync.append(gc.get_threshold()[0])
+
+    before = gc.get_threshold()
+    monkeypatch.setattr(Tap, "invoke", classmethod(sdk_invoke))
+    gc.set_threshold(host_threshold, *before[1:])
+    try:
+        TapGong.invoke(state=None)
+    finally:
+        gc.set_threshold(*before)
+    assert thresholds_during_sync == [host_threshold]

@@ -80,7 +80,9 @@ def test_the_first_page_is_asked_without_a_cursor(tap: TapGong, name: str) -> No
 
 def request_filter(tap: TapGong, name: str) -> dict:
     """The filter Gong gets from the stream: in a POST's body, or a GET's query."""
-    request = built_request(tap.streams[name], None)  # type: ignore[arg-type]
+    stream = tap.streams[name]
+    assert isinstance(stream, GongStream)
+    request = built_request(stream, None)
     if request.method == "POST":
         return dict(json.loads(request_body(request) or "{}")["filter"])
     return {k: v[0] for k, v in parse_qs(urlsplit(request.url or "").query).items()}
@@ -108,7 +110,8 @@ def test_no_other_stream_sends_workspace_id(tap: TapGong, name: str) -> None:
 
 def test_a_value_the_path_names_goes_in_the_path_not_the_query(tap: TapGong) -> None:
     stream = tap.streams["user_settings_history"]
-    request = prepare_request(stream, {"userId": "u-7"}, paginator_at(None))  # type: ignore[arg-type]
+    assert isinstance(stream, GongStream)
+    request = prepare_request(stream, {"userId": "u-7"}, paginator_at(None))
 
     assert urlsplit(request.url or "").path == "/v2/users/u-7/settings-history"
     assert "userId" not in parse_qs(urlsplit(request.url or "").query)
