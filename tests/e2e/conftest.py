@@ -22,6 +22,7 @@ from tests.e2e.snowflake.emulator import (
     running_fakesnow,
 )
 from tests.e2e.warehouses import DuckDBWarehouse, PostgresWarehouse
+from tests.support import MELTANO_TIMINGS
 
 MELTANO_PROJECT = pytest.StashKey[MeltanoProject]()
 
@@ -97,11 +98,14 @@ def history_of(
     return history
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The figures the issue asks for: how long meltano install and each run took."""
-    project = terminalreporter.config.stash.get(MELTANO_PROJECT, None)
-    if project is None or not project.timings:
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The figures the issue asks for: how long meltano install and each run took, said
+    by tests/conftest.py's summary (from a pytest-xdist worker: through its output)."""
+    project = session.config.stash.get(MELTANO_PROJECT, None)
+    if project is None:
         return
-    terminalreporter.section("Meltano timings")
-    for label, seconds in project.timings:
-        terminalreporter.write_line(f"{seconds:7.1f} s  {label}")
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        worker_output["meltano_timings"] = project.timings
+    else:
+        session.config.stash[MELTANO_TIMINGS] = project.timings
