@@ -9,16 +9,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
 
 from tests.docs import blocks, doc
-from tests.e2e.pipeline_scenario import UTC, PipelineHistory, sandbox_settings
+from tests.e2e.pipeline_scenario import PipelineHistory, calls_hosted_per_user_day
 from tests.e2e.warehouses import DuckDBWarehouse
 
 GUIDE = doc("docs/duckdb.md")
@@ -63,14 +61,7 @@ def test_the_one_line_look_at_the_file_counts_every_call(gong, duckdb_warehouse)
 
 
 def test_stats_days_join_the_calls_their_user_hosted_that_day(gong, duckdb_warehouse):
-    zone = ZoneInfo(sandbox_settings().time_zone)
-    email_of = {
-        user_id: s["useremailaddress"] for (user_id, _), s in gong["interaction_stats"].items()
-    }
-    calls_per_user_day = Counter(
-        (email_of.get(c["primaryuserid"]), c["started"].replace(tzinfo=UTC).astimezone(zone).date())
-        for c in gong["calls"].values()
-    )
+    calls_per_user_day = calls_hosted_per_user_day(gong)
 
     rows = query(duckdb_warehouse, guide_block("sql", "calls_hosted"))
 

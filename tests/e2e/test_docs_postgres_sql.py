@@ -13,12 +13,11 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.docs import blocks, doc
-from tests.e2e.pipeline_scenario import UTC, PipelineHistory, sandbox_settings
+from tests.e2e.pipeline_scenario import PipelineHistory, calls_hosted_per_user_day
 from tests.e2e.warehouses import PostgresWarehouse
 
 GUIDE = doc("docs/postgres.md")
@@ -177,14 +176,7 @@ def test_coaching_coverage_counts_each_reps_hosted_calls_that_got_a_review(
 def test_stats_days_join_the_calls_their_user_hosted_that_day(
     gong: dict[str, Rows], postgres_warehouse: PostgresWarehouse
 ) -> None:
-    zone = ZoneInfo(sandbox_settings().time_zone)
-    email_of = {
-        user_id: s["useremailaddress"] for (user_id, _), s in gong["interaction_stats"].items()
-    }
-    calls_per_user_day = Counter(
-        (email_of.get(c["primaryuserid"]), c["started"].replace(tzinfo=UTC).astimezone(zone).date())
-        for c in gong["calls"].values()
-    )
+    calls_per_user_day = calls_hosted_per_user_day(gong)
 
     rows = postgres_warehouse.query(query("Each user's company day"))
 

@@ -12,9 +12,7 @@ load path (overwrite).
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,9 +21,9 @@ from tests.docs import blocks, doc
 from tests.e2e.meltano_project import MeltanoProject
 from tests.e2e.pipeline_scenario import (
     TABLE_KEYS,
-    UTC,
     GongHolds,
     PipelineHistory,
+    calls_hosted_per_user_day,
     sandbox_settings,
     table_differences,
     tap_environment,
@@ -93,15 +91,7 @@ def test_calls_join_their_hosts_stats_days_on_utc_instants(history, snowflake_wa
     [fromDateTime, toDateTime) are that user's calls of that company day."""
     joined = snowflake_warehouse.query(guide_query("calls_hosted"))
     stats = history.scheduled_run.gong.stats
-    email_of = {user: row["useremailaddress"] for (user, _), row in stats.items()}
-    company_zone = ZoneInfo(sandbox_settings().time_zone)
-    calls_per_user_day = Counter(
-        (
-            email_of.get(call["primaryuserid"]),
-            call["started"].replace(tzinfo=UTC).astimezone(company_zone).date(),
-        )
-        for call in history.scheduled_run.gong.calls.values()
-    )
+    calls_per_user_day = calls_hosted_per_user_day(history.scheduled_run.gong.tables)
 
     assert len(joined) == len(stats)
     assert {(email, day): count for email, day, count, *_ in joined} == {
