@@ -64,7 +64,7 @@ class Demo:
         say(
             f"\nDone. The tables are in {self.relative(self.database)}, "
             f"the Meltano logs in {self.relative(self.output / 'logs')}.\n"
-            "Point the same pipeline at your Gong: see README.md, 'Load into PostgreSQL'."
+            "Point the same pipeline at your Gong: see docs/postgres.md."
         )
 
     # -- Meltano -------------------------------------------------------------------------

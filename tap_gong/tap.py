@@ -296,7 +296,7 @@ class TapGong(Tap):
 
     @override
     @classmethod
-    def invoke(cls, *, state: IO[str] | None = None, **kwargs: Any) -> None:  # type: ignore[override]
+    def invoke(cls, *, state: IO[str] | None = None, **kwargs: Any) -> None:
         """Run the tap; a problem the user can fix ends in one line, not a traceback."""
         with one_line_errors(), fewer_cycle_collections():
             super().invoke(state=tap_state_file(state), **kwargs)

@@ -28,6 +28,10 @@ SANDBOX_NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 TAP_TIMEOUT_SECONDS = 180
 
 
+# How long each meltano command of tests/e2e took, for the run's summary (tests/conftest.py).
+MELTANO_TIMINGS = pytest.StashKey[list[tuple[str, float]]]()
+
+
 def tap_executable() -> str:
     """The `tap-gong` console script installed next to this Python."""
     script = Path(sys.executable).parent / "tap-gong"

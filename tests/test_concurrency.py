@@ -177,6 +177,7 @@ def test_killed_with_requests_in_flight_the_resumed_run_delivers_everything(
                 break
         lines += tap.stdout.readlines()
         tap.wait(timeout=30)
+        tap.stdout.close()
         killed = singer_messages(iter(lines))
         states = [m["value"] for m in killed if m["type"] == "STATE"]
         assert assert_every_state_covers_only_arrived_records(killed, sandbox, config)

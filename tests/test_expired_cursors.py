@@ -42,6 +42,7 @@ def test_a_window_whose_cursor_expired_in_a_retry_after_hold_is_read_again_with_
             sandbox.fail_next("429")
             lines.extend(tap.stdout)
             returncode = tap.wait(timeout=TAP_TIMEOUT_SECONDS)
+            tap.stdout.close()
 
         messages = [json.loads(line) for line in lines]
         assert returncode == 0, stderr.read_text()

@@ -87,6 +87,7 @@ def test_an_interrupted_run_exits_non_zero_with_its_state_written(
         tap.send_signal(signal_number)
         lines += [json.loads(line) for line in tap.stdout]
         returncode = tap.wait(timeout=30)
+        tap.stdout.close()
 
     assert returncode == 128 + signal_number
     assert lines[-1]["type"] == "STATE"

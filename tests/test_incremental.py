@@ -111,6 +111,7 @@ def test_backfill_killed_mid_run_resumes_from_its_last_state_with_nothing_missin
                     os.kill(killed.pid, signal.SIGKILL)
                     break
         killed.wait(timeout=30)
+        killed.stdout.close()  # type: ignore[union-attr]
         # Requests the killed run left half-sent are still being logged by the sandbox.
         time.sleep(0.5)
         sandbox.reset_log()
@@ -169,6 +170,7 @@ def test_stats_day_interrupted_between_its_pages_is_read_again_even_without_look
                 break
         messages += [json.loads(line) for line in tap.stdout]  # type: ignore[union-attr]
         tap.wait(timeout=30)
+        tap.stdout.close()  # type: ignore[union-attr]
         state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
         interrupted_day = record["fromDate"]
         before_kill = [m["record"] for m in messages if m["type"] == "RECORD"]

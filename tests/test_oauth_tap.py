@@ -67,6 +67,7 @@ def test_a_run_longer_than_the_token_lifetime_renews_it_once_and_loses_nothing(
                 break
         messages += [json.loads(line) for line in tap.stdout]
         assert tap.wait(timeout=60) == 0
+        tap.stdout.close()
 
         records = [m for m in messages if m["type"] == "RECORD"]
         call_ids = {m["record"]["id"] for m in records if m["stream"] == "calls"}

@@ -227,6 +227,7 @@ def test_a_run_interrupted_while_waiting_writes_its_state_and_exits_at_once(
         tap.send_signal(signal.SIGTERM)
         lines += [json.loads(line) for line in tap.stdout]
         returncode = tap.wait(timeout=30)
+        tap.stdout.close()
 
     assert returncode == 143, waiting_for
     assert time.monotonic() - interrupted < 5

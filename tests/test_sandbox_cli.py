@@ -88,5 +88,5 @@ def test_the_sandbox_serves_what_the_flags_ask_for():
         assert len(answer.json()["workspaces"]) == 3
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.communicate(timeout=10)  # and closes its pipes
     assert process.returncode == 0

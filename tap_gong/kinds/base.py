@@ -316,7 +316,7 @@ class GongStream(RESTStream[str | None]):
         return self.settings.max_retries + 1
 
     @override
-    def backoff_wait_generator(self) -> Generator[float, Any, None]:  # type: ignore[override]
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:
         return self.retry_policy.waits(hold=self.pacer.hold)
 
     @override

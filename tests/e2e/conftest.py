@@ -22,6 +22,7 @@ from tests.e2e.snowflake.emulator import (
     running_fakesnow,
 )
 from tests.e2e.warehouses import DuckDBWarehouse, PostgresWarehouse
+from tests.support import MELTANO_TIMINGS
 
 
 @pytest.fixture(scope="session")
@@ -95,15 +96,18 @@ def history_of(
     return history
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The figures the issue asks for: how long meltano install and each run took."""
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The figures the issue asks for: how long meltano install and each run took, said
+    by tests/conftest.py's summary (from a pytest-xdist worker: through its output)."""
     timings = [
         timing
-        for project in terminalreporter.config.stash.get(MELTANO_PROJECTS, [])
+        for project in session.config.stash.get(MELTANO_PROJECTS, [])
         for timing in project.timings
     ]
     if not timings:
         return
-    terminalreporter.section("Meltano timings")
-    for label, seconds in timings:
-        terminalreporter.write_line(f"{seconds:7.1f} s  {label}")
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        worker_output["meltano_timings"] = timings
+    else:
+        session.config.stash[MELTANO_TIMINGS] = timings

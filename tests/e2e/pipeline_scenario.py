@@ -517,3 +517,21 @@ def same_value(loaded: Any, expected: Any) -> bool:
         and isinstance(loaded, bool) == isinstance(expected, bool)
         and isinstance(loaded, str) == isinstance(expected, str)
     )
+
+
+def calls_hosted_per_user_day(
+    tables: dict[str, dict[Any, dict[str, Any]]],
+) -> Counter[tuple[str | None, dt.date]]:
+    """The calls each user hosted on each company day, by the user's email: what the
+    guides' "each user's company day" queries count (their stats rows carry the email)."""
+    zone = ZoneInfo(sandbox_settings().time_zone)
+    email_of = {
+        user: row["useremailaddress"] for (user, _), row in tables["interaction_stats"].items()
+    }
+    return Counter(
+        (
+            email_of.get(call["primaryuserid"]),
+            call["started"].replace(tzinfo=UTC).astimezone(zone).date(),
+        )
+        for call in tables["calls"].values()
+    )

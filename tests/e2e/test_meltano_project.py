@@ -1,8 +1,8 @@
-"""The Meltano project as a fresh clone gets it: the README's commands, its jobs, its plugins.
+"""The Meltano project as a fresh clone gets it: the guides' commands, its jobs, its plugins.
 
-A fresh copy of the repo (nothing installed, no output/ folder) takes the README's
-`meltano config set` commands, is installed, then runs its DuckDB and JSON-lines jobs
-against the Gong sandbox.
+A fresh copy of the repo (nothing installed, no output/ folder) takes every `meltano config
+set` command of the docs (docs/postgres.md, docs/snowflake.md), is installed and runs its
+DuckDB job as docs/duckdb.md says, then its JSON-lines job, against the Gong sandbox.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from typing import Any
 
 import duckdb
 import pytest
-import yaml  # type: ignore[import-untyped]  # no stubs in the test extras
+import yaml
 
 from gong_sandbox import GongSandbox
+from tests.docs import block_starting, doc, doc_files
 from tests.e2e.meltano_project import REPO_ROOT, MeltanoProject
 from tests.e2e.meltano_runner import meltano_executable
 from tests.e2e.pipeline_scenario import (
@@ -76,11 +77,10 @@ class ConfigSet:
     value: str
 
 
-def readme_config_commands() -> list[ConfigSet]:
-    """Every `meltano config set` line of the README's shell blocks, `$VARS` as examples."""
-    readme = (REPO_ROOT / "README.md").read_text()
+def docs_config_commands() -> list[ConfigSet]:
+    """Every `meltano config set` line of the docs' shell blocks, `$VARS` as examples."""
     commands = []
-    for line in readme.splitlines():
+    for line in (line for path in doc_files() for line in path.read_text().splitlines()):
         if not line.startswith(CONFIG_SET):
             continue
         words = shlex.split(line, comments=True)[len(CONFIG_SET.split()) :]
@@ -108,7 +108,7 @@ class FreshProject:
 
 @pytest.fixture(scope="module")
 def fresh_project() -> Iterator[FreshProject]:
-    """A fresh copy of the repo after the README's config commands, then installed."""
+    """A fresh copy of the repo after the docs' config commands, then installed."""
     executable = meltano_executable()
     if executable is None:
         pytest.fail("meltano is not installed: pip install '.[test]'", pytrace=False)
@@ -116,7 +116,7 @@ def fresh_project() -> Iterator[FreshProject]:
     try:
         project = MeltanoProject.copy_of_repo(base, executable)
         original_yml = (project.root / "meltano.yml").read_text()
-        commands = readme_config_commands()
+        commands = docs_config_commands()
         for command in commands:
             project.meltano(
                 "config",
@@ -126,12 +126,18 @@ def fresh_project() -> Iterator[FreshProject]:
                 command.value,
                 label=f"config set {command.plugin} {command.setting}",
             )
-        project.meltano(
-            "install", "tap-gong", "target-duckdb", "target-jsonl", label="fresh meltano install"
-        )
+        install_as_the_duckdb_guide_says, _ = duckdb_guide_commands()
+        project.meltano(*install_as_the_duckdb_guide_says, label="fresh meltano install")
+        project.meltano("install", "target-jsonl", label="fresh target-jsonl install")
         yield FreshProject(project, commands, original_yml)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def duckdb_guide_commands() -> list[list[str]]:
+    """docs/duckdb.md's install and run commands, each as meltano's arguments."""
+    block = block_starting(doc("docs/duckdb.md"), "meltano install")
+    return [shlex.split(line, comments=True)[1:] for line in block.text.splitlines()]
 
 
 def tap_gong_about() -> dict[str, Any]:
@@ -229,8 +235,8 @@ def test_hub_definition_is_in_meltano_hubs_format():
         assert (setting["kind"] == "password") == bool(setting.get("sensitive")), setting["name"]
 
 
-def test_readme_config_commands_change_only_the_values_they_set(fresh_project):
-    assert len(fresh_project.commands) >= 5, "the README's config commands were not found"
+def test_the_docs_config_commands_change_only_the_values_they_set(fresh_project):
+    assert len(fresh_project.commands) >= 5, "the docs' config commands were not found"
     root = fresh_project.project.root
     after_yml = (root / "meltano.yml").read_text()
     changed = difflib.unified_diff(
@@ -261,7 +267,8 @@ def test_duckdb_job_and_schedule_run_in_a_fresh_clone_into_the_default_file(fres
     assert not (project.root / "output").exists()
     with GongSandbox(sandbox_settings()) as sandbox:
         settings = tap_environment(sandbox)
-        project.meltano("run", "gong-to-duckdb", label="fresh gong-to-duckdb", env=settings)
+        _, run_as_the_duckdb_guide_says = duckdb_guide_commands()
+        project.meltano(*run_as_the_duckdb_guide_says, label="fresh gong-to-duckdb", env=settings)
         project.meltano(
             "schedule", "run", "gong-to-duckdb-daily", label="fresh schedule", env=settings
         )

@@ -1,4 +1,4 @@
-"""tap-gong in a Meltano project that is not ours, as the README adds it and runs it.
+"""tap-gong in a Meltano project that is not ours, as README.md adds it and runs it.
 
 A fresh `meltano init` project takes the README's `meltano add tap-gong --from-ref ...`
 (the Hub definition in this checkout: offline, the same file as the raw URL), installs
@@ -7,7 +7,7 @@ from the definition in meltano.yml (a user would add it from the Hub). Then:
 
 - one pipeline loads a Gong sandbox into PostgreSQL, and after a day of changes in Gong
   runs again from its state;
-- the README's "Many Gong companies" layout, merged in as written, runs two sandbox
+- docs/many-companies.md's layout, merged in as written, runs two sandbox
   companies side by side, their state in a shared PostgreSQL system database.
 """
 
@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]  # no stubs in the test extras
+import yaml
 
 from gong_sandbox import GongSandbox, RequestLogEntry, SandboxSettings
 from tap_gong.late_data import LATE_DATA
+from tests import docs
 from tests.e2e.meltano_project import REPO_ROOT, MeltanoProject, report_timings_of
 from tests.e2e.meltano_runner import meltano_executable, tap_gong_environment
 from tests.e2e.pipeline_scenario import (
@@ -45,6 +46,7 @@ from tests.e2e.pipeline_scenario import (
 from tests.e2e.postgres_server import PostgresServer
 from tests.e2e.warehouses import PostgresWarehouse
 
+MANY_COMPANIES = docs.doc("docs/many-companies.md")
 HUB_DEFINITION = REPO_ROOT / "meltano-hub" / "extractors" / "tap-gong.yml"
 RAW_URL = "https://raw.githubusercontent.com/tap-gong/tap-gong/main/"
 README_ADD = re.compile(r"^meltano add tap-gong --from-ref (\S+)$", re.MULTILINE)
@@ -60,21 +62,17 @@ GONG_REQUESTS_PER_SECOND = 3
 RARE_429_SHARE = 0.1
 
 
-def readme_section(title: str) -> str:
-    readme = (REPO_ROOT / "README.md").read_text()
-    return readme.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
-
-
 def readme_add_reference() -> str:
     """Where the README's `meltano add tap-gong --from-ref` takes the definition from."""
-    (reference,) = README_ADD.findall(readme_section("Add tap-gong to your own Meltano project"))
+    section = docs.section(docs.README, "Add tap-gong to your own Meltano project")
+    (reference,) = README_ADD.findall(section)
     return reference
 
 
 def readme_companies_layout() -> dict[str, Any]:
-    """The YAML block of the README's "Many Gong companies" section."""
-    (block,) = re.findall(r"```yaml\n(.*?)```", readme_section("Many Gong companies"), re.DOTALL)
-    return yaml.safe_load(block)
+    """The YAML block of docs/many-companies.md."""
+    (block,) = (block for block in docs.blocks(MANY_COMPANIES) if block.language == "yaml")
+    return yaml.safe_load(block.text)
 
 
 def docs_select_command() -> list[str]:
@@ -437,7 +435,7 @@ def test_readme_companies_are_two_pipelines_of_inherited_plugins_into_their_own_
         "target-postgres"
     }
     assert len({p.schema for p in pipelines}) == len(pipelines)
-    section = readme_section("Many Gong companies")
+    section = MANY_COMPANIES.read_text()
     assert "MELTANO_DATABASE_URI=postgresql+psycopg://" in section
     # The variables the README names are those the test sets.
     with GongSandbox(COMPANY_SANDBOXES["acme"]) as sandbox:

@@ -4,26 +4,26 @@ The loader is MeltanoLabs target-snowflake, installed by Meltano from meltano.ym
 through launcher.py (its connection pointed at fakesnow, its stage plumbing replaced).
 It lives the same history as the PostgreSQL and DuckDB pipelines and passes the same
 checks (tests/e2e/test_meltano_pipelines.py). Here is what is Snowflake's own: the
-column types target-snowflake creates, the join of stats and calls on UTC bounds, no
-staging left behind, and the target's other load path (overwrite).
+column types target-snowflake creates, the queries of docs/snowflake.md (the join of stats
+and calls on UTC bounds, one row per stat), no staging left behind, and the target's other
+load path (overwrite).
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from gong_sandbox import GongSandbox
+from tests.docs import blocks, doc
 from tests.e2e.meltano_project import MeltanoProject
 from tests.e2e.pipeline_scenario import (
     TABLE_KEYS,
-    UTC,
     GongHolds,
     PipelineHistory,
+    calls_hosted_per_user_day,
     sandbox_settings,
     table_differences,
     tap_environment,
@@ -35,6 +35,16 @@ from tests.e2e.snowflake.emulator import (
     loader_variable,
 )
 from tests.e2e.test_meltano_pipelines import CALLS_KEY, STATS_KEY
+
+
+def guide_query(first_words: str) -> str:
+    """One SQL block of docs/snowflake.md, as written."""
+    (sql,) = (
+        block.text
+        for block in blocks(doc("docs/snowflake.md"))
+        if block.language == "sql" and first_words in block.text
+    )
+    return sql
 
 
 @pytest.fixture(scope="module")
@@ -79,23 +89,25 @@ def test_new_streams_get_text_ids_utc_timestamps_and_variant_json(history, snowf
 def test_calls_join_their_hosts_stats_days_on_utc_instants(history, snowflake_warehouse):
     """Both tables hold UTC: a user's calls that started inside a stats row's
     [fromDateTime, toDateTime) are that user's calls of that company day."""
-    joined = snowflake_warehouse.query(
-        "SELECT s.userId, s.fromDate, COUNT(c.id) FROM gong.interaction_stats s "
-        "LEFT JOIN gong.calls c ON c.primaryUserId = s.userId "
-        "AND c.started >= s.fromDateTime AND c.started < s.toDateTime "
-        "GROUP BY s.userId, s.fromDate"
-    )
-    company_zone = ZoneInfo(sandbox_settings().time_zone)
-    calls_per_user_day = Counter(
-        (call["primaryuserid"], call["started"].replace(tzinfo=UTC).astimezone(company_zone).date())
-        for call in history.scheduled_run.gong.calls.values()
-    )
+    joined = snowflake_warehouse.query(guide_query("calls_hosted"))
+    stats = history.scheduled_run.gong.stats
+    calls_per_user_day = calls_hosted_per_user_day(history.scheduled_run.gong.tables)
 
-    assert len(joined) == len(history.scheduled_run.gong.stats)
-    assert {(user, day): count for user, day, count in joined} == {
-        (user, day): calls_per_user_day[user, day] for user, day, _ in joined
+    assert len(joined) == len(stats)
+    assert {(email, day): count for email, day, count, *_ in joined} == {
+        (email, day): calls_per_user_day[email, day] for email, day, *_ in joined
     }
-    assert min(count for _, _, count in joined) > 0
+    assert min(count for _, _, count, *_ in joined) > 0
+
+
+def test_every_stat_of_a_day_is_a_row_of_its_own(history, snowflake_warehouse):
+    rows = snowflake_warehouse.query(guide_query("FLATTEN"))
+
+    assert sorted((user, str(day), stat, value) for user, day, stat, value in rows) == sorted(
+        (user, day, stat["name"], stat["value"])
+        for (user, day), row in history.scheduled_run.gong.stats.items()
+        for stat in row["personinteractionstats"]
+    )
 
 
 def test_loads_leave_no_staging_tables_behind(history, snowflake_warehouse):

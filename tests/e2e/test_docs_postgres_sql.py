@@ -1,7 +1,7 @@
-"""The README's PostgreSQL queries, run verbatim against the tables the pipeline loaded.
+"""The PostgreSQL guide's queries, run verbatim against the tables the pipeline loaded.
 
-Each ```sql block of "Load into PostgreSQL" is read out of README.md by its first
-line (a `-- title` comment), so the README cannot drift from what runs. Each answer is
+Each ```sql block of docs/postgres.md is read out of it by its first line (a `-- title`
+comment), so the guide cannot drift from what runs. Each answer is
 compared with the same question answered in Python from what the sandbox holds.
 """
 
@@ -11,36 +11,39 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.meltano_project import REPO_ROOT
-from tests.e2e.pipeline_scenario import UTC, PipelineHistory, sandbox_settings
+from tests.docs import blocks, doc
+from tests.e2e.pipeline_scenario import PipelineHistory, calls_hosted_per_user_day
 from tests.e2e.warehouses import PostgresWarehouse
 
-SECTION = "## Load into PostgreSQL"
-SQL_BLOCK = re.compile(r"^```sql\n(.*?)^```", re.MULTILINE | re.DOTALL)
+GUIDE = doc("docs/postgres.md")
 
 Rows = dict[Any, dict[str, Any]]
 
 
-def readme_queries() -> dict[str, str]:
-    """The section's SQL blocks by their first line's comment."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    start = readme.index(SECTION)
-    section = readme[start : readme.index("\n## ", start + len(SECTION))]
+def guide_queries() -> dict[str, str]:
+    """The guide's SQL blocks by their first line's comment."""
     queries = {}
-    for block in SQL_BLOCK.findall(section):
-        title, _, _ = block.partition("\n")
-        queries[title.removeprefix("-- ")] = block
+    for block in blocks(GUIDE):
+        if block.language == "sql":
+            title, _, _ = block.text.partition("\n")
+            queries[title.removeprefix("-- ")] = block.text
     return queries
 
 
 def query(title_start: str) -> str:
-    (sql,) = (sql for title, sql in readme_queries().items() if title.startswith(title_start))
+    (sql,) = (sql for title, sql in guide_queries().items() if title.startswith(title_start))
     return sql
+
+
+def test_every_query_of_the_guide_is_run_by_a_test_here() -> None:
+    asked = re.findall(r'query\(\s*"([^"]+)"', Path(__file__).read_text())
+    for title in guide_queries():
+        assert any(title.startswith(start) for start in asked), f"no test runs: {title}"
 
 
 @pytest.fixture(scope="module")
@@ -173,14 +176,7 @@ def test_coaching_coverage_counts_each_reps_hosted_calls_that_got_a_review(
 def test_stats_days_join_the_calls_their_user_hosted_that_day(
     gong: dict[str, Rows], postgres_warehouse: PostgresWarehouse
 ) -> None:
-    zone = ZoneInfo(sandbox_settings().time_zone)
-    email_of = {
-        user_id: s["useremailaddress"] for (user_id, _), s in gong["interaction_stats"].items()
-    }
-    calls_per_user_day = Counter(
-        (email_of.get(c["primaryuserid"]), c["started"].replace(tzinfo=UTC).astimezone(zone).date())
-        for c in gong["calls"].values()
-    )
+    calls_per_user_day = calls_hosted_per_user_day(gong)
 
     rows = postgres_warehouse.query(query("Each user's company day"))
 
