@@ -1,5 +1,5 @@
 """`python -m tap_gong` runs the tap."""
 
-from tap_gong.tap import TapGong
+from tap_gong.cli import main
 
-TapGong.cli()
+main()

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -92,6 +93,41 @@ def test_an_interrupted_run_exits_non_zero_with_its_state_written(
     assert returncode == 128 + signal_number
     assert lines[-1]["type"] == "STATE"
     assert lines[-1]["value"]["bookmarks"]["calls"]["replication_key_value"]
+
+
+# The tap's command, with a signal arriving while it imports the SDK (before the SDK's own
+# handlers exist): what an orchestrator's timeout does to a run as it starts.
+SIGNAL_WHILE_STARTING = """
+import os, signal, sys
+
+class SignalWhileImportingTheTap:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tap_gong.tap":
+            os.kill(os.getpid(), signal.{name})
+        return None
+
+sys.meta_path.insert(0, SignalWhileImportingTheTap())
+from tap_gong.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_a_run_interrupted_as_it_starts_exits_non_zero_in_one_line(signal_number: int) -> None:
+    name = signal.Signals(signal_number).name
+    run = subprocess.run(
+        [sys.executable, "-c", SIGNAL_WHILE_STARTING.replace("{name}", name)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert run.returncode == 128 + signal_number
+    assert run.stdout == ""
+    assert run.stderr.strip().splitlines() == [
+        f"Interrupted by {name} before the run started: nothing was extracted."
+    ]
 
 
 def test_a_missing_config_file_is_one_line_naming_it(tmp_path: Path) -> None:
