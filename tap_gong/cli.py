@@ -19,7 +19,7 @@ def stopped_before_start(signum: int, frame: FrameType | None) -> None:
         "extracted.",
         file=sys.stderr,
     )
-    sys.exit(128 + signum)  # as an interrupted run exits (TapGong._handle_termination)
+    sys.exit(128 + signum)  # as a run interrupted later exits (the tap's termination handler)
 
 
 def main() -> None:

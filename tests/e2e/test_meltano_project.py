@@ -85,6 +85,8 @@ def docs_config_commands() -> list[ConfigSet]:
             continue
         words = shlex.split(line, comments=True)[len(CONFIG_SET.split()) :]
         plugin, setting, value = (re.sub(r"\$(\w+)", r"example-\1", word) for word in words)
+        if setting.startswith("_"):
+            continue  # an extra (`_select`): docs/meltano.md's, for a project not ours, run there
         commands.append(ConfigSet(plugin, setting, value))
     return commands
 
