@@ -203,6 +203,10 @@ class CompanyDayStream(WindowedStream):
             }
             progress.probing(probe_left(probe, end))
 
+    @override
+    def check_saved_state(self) -> None:
+        self.saved_probe()
+
     def saved_probe(self) -> Probe | None:
         """The probe a previous run did not finish, on from the day after its bookmark.
 

@@ -223,6 +223,14 @@ class WindowedStream(GongStream):
         except (TypeError, ValueError):
             raise GongStateError.not_written_by_tap(self.name, "bookmark", value) from None
 
+    def check_saved_state(self) -> None:
+        """Refuse a state tap-gong did not write before any request.
+
+        Raises:
+            GongStateError: naming the value.
+        """
+        self.saved_bookmark()
+
     @cached_property
     def last_instant(self) -> dt.datetime:
         """`end_date`, or the moment the stream started; never later than now."""
