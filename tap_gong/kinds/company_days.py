@@ -205,6 +205,7 @@ class CompanyDayStream(WindowedStream):
 
     @override
     def check_saved_state(self) -> None:
+        super().check_saved_state()
         self.saved_probe()
 
     def saved_probe(self) -> Probe | None:
