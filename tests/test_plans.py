@@ -18,7 +18,14 @@ from tap_gong.empty_history import Probe, probe_steps
 from tap_gong.pacing import RequestPacer
 from tap_gong.progress import StreamProgress, StreamTally, left_after_streams
 from tap_gong.request_estimate import RequestEstimate, probe_left, probed_history
-from tests.support import TapRun, company_days, run_tap, sandbox_settings, tap_config
+from tests.support import (
+    TapRun,
+    company_days,
+    json_body,
+    run_tap,
+    sandbox_settings,
+    tap_config,
+)
 
 STATS = "interaction_stats"
 STATS_PATH = "/v2/stats/interaction"
@@ -209,6 +216,41 @@ def test_a_probe_stopped_by_the_budget_goes_on_next_run_where_it_stopped(
             )
         )
         assert least <= sum(made[later_runs:]) <= most, run.stderr
+
+
+def test_once_the_probe_is_over_runs_with_a_lookback_read_day_by_day_and_miss_nothing(
+    tmp_path: Path,
+) -> None:
+    with GongSandbox(sandbox_settings(days=20)) as sandbox:
+        start_date = days_before_gongs_data(sandbox, 400)
+        config = tap_config(sandbox, start_date=start_date, lookback_window_days=1)
+        whole = run_tap(config | {"max_concurrent_requests": 1}, tmp_path, streams=(STATS,))
+        sandbox.reset_log()
+        config["max_requests_per_run"] = 3
+        runs: list[TapRun] = []
+        while not runs or "stopped by the budget" in runs[-1].stderr:
+            assert len(runs) < 40, runs[-1].stderr
+            state = runs[-1].final_state if runs else None
+            runs.append(run_tap(config, tmp_path, state=state, streams=(STATS,)))
+        asked = [json_body(r)["filter"] for r in sandbox.requests if r.path == STATS_PATH]
+
+    first_with_data = min(sandbox.stats_days()).isoformat()
+    assert all(
+        dt.date.fromisoformat(a["toDate"]) - dt.date.fromisoformat(a["fromDate"]) == dt.timedelta(1)
+        for a in asked
+        if a["fromDate"] >= first_with_data
+    ), "a range asked again once the probe had found Gong's first day with data"
+    keys = {(r["userId"], r["fromDate"]) for run in runs for r in run.records(STATS)}
+    assert keys == {(r["userId"], r["fromDate"]) for r in whole.records(STATS)}
+
+
+def test_one_request_or_run_is_said_in_the_singular() -> None:
+    assert left_after_streams([StreamTally(left=RequestEstimate(1))], budget=1) == (
+        "at least 1 request left"
+    )
+    assert left_after_streams([StreamTally(left=RequestEstimate(2))], budget=1) == (
+        "at least 2 requests left: at least 2 runs of 1 request (max_requests_per_run)"
+    )
 
 
 def test_a_probe_stopped_by_the_budget_leaves_a_range_the_next_run_makes_within(
