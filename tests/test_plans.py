@@ -47,6 +47,31 @@ def days_before_gongs_data(sandbox: GongSandbox, days: int) -> str:
     return dt.datetime.combine(start, dt.time(), dt.timezone.utc).isoformat()
 
 
+def runs_until_not_stopped_by_the_budget(
+    sandbox: GongSandbox, config: dict, tmp_path: Path, most: int
+) -> tuple[list[TapRun], list[int]]:
+    """The stats stream run after run, each from the last's state, until one finishes:
+    the runs, and the requests each made."""
+    runs: list[TapRun] = []
+    made: list[int] = []
+    while not runs or "stopped by the budget" in runs[-1].stderr:
+        assert len(runs) < most, runs[-1].stderr
+        state = runs[-1].final_state if runs else None
+        before = stats_requests(sandbox)
+        runs.append(run_tap(config, tmp_path, state=state, streams=(STATS,)))
+        made.append(stats_requests(sandbox) - before)
+    return runs, made
+
+
+def probed_backfill_in_one_run(
+    sandbox: GongSandbox, tmp_path: Path, **settings: int
+) -> tuple[dict, TapRun]:
+    """400 empty days before the sandbox's stats, read in one run, one request at a time
+    (none fetched ahead of the probe's answer): its config, and the run."""
+    config = tap_config(sandbox, start_date=days_before_gongs_data(sandbox, 400), **settings)
+    return config, run_tap(config | {"max_concurrent_requests": 1}, tmp_path, streams=(STATS,))
+
+
 def requests_of_probed_backfill(days: int, data_from: int) -> int:
     """What a backfill of `days` days asks when Gong has data from day `data_from` on: the
     first day, the probe of the empty stretch after it (if the first day is empty), each
@@ -101,14 +126,7 @@ def test_a_backfill_beyond_the_budget_says_how_many_runs_and_each_run_what_is_le
     with GongSandbox(sandbox_settings(days=20)) as sandbox:
         # No lookback: a run re-reads nothing, so the runs add up exactly.
         config = tap_config(sandbox, max_requests_per_run=budget, lookback_window_days=0)
-        runs: list[TapRun] = []
-        made: list[int] = []
-        while not runs or "stopped by the budget" in runs[-1].stderr:
-            assert len(runs) < 10, runs[-1].stderr
-            state = runs[-1].final_state if runs else None
-            before = stats_requests(sandbox)
-            runs.append(run_tap(config, tmp_path, state=state, streams=(STATS,)))
-            made.append(stats_requests(sandbox) - before)
+        runs, made = runs_until_not_stopped_by_the_budget(sandbox, config, tmp_path, most=10)
 
         assert all(run.returncode == 0 for run in runs)
         ((windows, cost),) = plans(runs[0])
@@ -181,22 +199,12 @@ def test_a_probe_stopped_by_the_budget_goes_on_next_run_where_it_stopped(
 ) -> None:
     # 400 empty days, then Gong's data on the last 20.
     with GongSandbox(sandbox_settings(days=20)) as sandbox:
-        start_date = days_before_gongs_data(sandbox, 400)
         # No lookback: a run re-reads nothing, so the runs add up exactly.
-        config = tap_config(sandbox, start_date=start_date, lookback_window_days=0)
-        # One request at a time: none fetched ahead of the probe's answer.
-        whole = run_tap(config | {"max_concurrent_requests": 1}, tmp_path, streams=(STATS,))
+        config, whole = probed_backfill_in_one_run(sandbox, tmp_path, lookback_window_days=0)
         in_one_run = stats_requests(sandbox)
 
         config["max_requests_per_run"] = budget
-        runs: list[TapRun] = []
-        made: list[int] = []
-        while not runs or "stopped by the budget" in runs[-1].stderr:
-            assert len(runs) < 60, runs[-1].stderr
-            state = runs[-1].final_state if runs else None
-            before = stats_requests(sandbox)
-            runs.append(run_tap(config, tmp_path, state=state, streams=(STATS,)))
-            made.append(stats_requests(sandbox) - before)
+        runs, made = runs_until_not_stopped_by_the_budget(sandbox, config, tmp_path, most=60)
 
     assert whole.returncode == 0
     assert all(run.returncode == 0 for run in runs)
@@ -222,16 +230,10 @@ def test_once_the_probe_is_over_runs_with_a_lookback_read_day_by_day_and_miss_no
     tmp_path: Path,
 ) -> None:
     with GongSandbox(sandbox_settings(days=20)) as sandbox:
-        start_date = days_before_gongs_data(sandbox, 400)
-        config = tap_config(sandbox, start_date=start_date, lookback_window_days=1)
-        whole = run_tap(config | {"max_concurrent_requests": 1}, tmp_path, streams=(STATS,))
+        config, whole = probed_backfill_in_one_run(sandbox, tmp_path, lookback_window_days=1)
         sandbox.reset_log()
         config["max_requests_per_run"] = 3
-        runs: list[TapRun] = []
-        while not runs or "stopped by the budget" in runs[-1].stderr:
-            assert len(runs) < 40, runs[-1].stderr
-            state = runs[-1].final_state if runs else None
-            runs.append(run_tap(config, tmp_path, state=state, streams=(STATS,)))
+        runs, _ = runs_until_not_stopped_by_the_budget(sandbox, config, tmp_path, most=40)
         asked = [json_body(r)["filter"] for r in sandbox.requests if r.path == STATS_PATH]
 
     first_with_data = min(sandbox.stats_days()).isoformat()
