@@ -11,6 +11,7 @@ from tap_gong.pacing import RequestPacer
 from tap_gong.request_estimate import (
     DAILY_QUOTA,
     RequestEstimate,
+    counted,
     how_long,
     left_after_run,
 )
@@ -33,8 +34,9 @@ class StreamTally:
 
     def summary(self) -> str:
         return (
-            f"{self.records:,} records, {self.requests:,} requests, {self.retries} retries "
-            f"({self.rate_limited} x 429), {self.seconds:.1f} s"
+            f"{counted(self.records, 'record')}, {counted(self.requests, 'request')}, "
+            f"{counted(self.retries, 'retry', 'retries')} ({self.rate_limited} x 429), "
+            f"{self.seconds:.1f} s"
         )
 
 

@@ -105,6 +105,6 @@ def at_least(requests: int, first: int, then: int) -> int:
     return 1 + math.ceil(max(requests - first, 0) / then)
 
 
-def counted(number: int, noun: str) -> str:
-    """`number` `noun`s, singular for one: "1 request", "2 requests"."""
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+def counted(number: int, noun: str, nouns: str = "") -> str:
+    """`number` `noun`s (or `nouns`), singular for one: "1 request", "2 requests"."""
+    return f"{number:,} {noun if number == 1 else nouns or noun + 's'}"

@@ -247,6 +247,11 @@ def test_once_the_probe_is_over_runs_with_a_lookback_read_day_by_day_and_miss_no
 
 
 def test_one_request_or_run_is_said_in_the_singular() -> None:
+    assert (
+        StreamTally(records=1, requests=1, retries=1)
+        .summary()
+        .startswith("1 record, 1 request, 1 retry (")
+    )
     assert left_after_streams([StreamTally(left=RequestEstimate(1))], budget=1) == (
         "at least 1 request left"
     )
