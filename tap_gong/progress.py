@@ -11,9 +11,9 @@ from tap_gong.pacing import RequestPacer
 from tap_gong.request_estimate import (
     DAILY_QUOTA,
     RequestEstimate,
+    counted,
     how_long,
     left_after_run,
-    probed_history,
 )
 
 # Progress lines at most this often: one per window would flood a long backfill.
@@ -34,8 +34,9 @@ class StreamTally:
 
     def summary(self) -> str:
         return (
-            f"{self.records:,} records, {self.requests:,} requests, {self.retries} retries "
-            f"({self.rate_limited} x 429), {self.seconds:.1f} s"
+            f"{counted(self.records, 'record')}, {counted(self.requests, 'request')}, "
+            f"{counted(self.retries, 'retry', 'retries')} ({self.rate_limited} x 429), "
+            f"{self.seconds:.1f} s"
         )
 
 
@@ -64,21 +65,30 @@ class StreamProgress:
         self._pacer = pacer
         self._windows_total: int | None = None
         self._windows_done = 0
-        #: Whether the plan's empty stretch is yet to be probed (`probed_history`).
-        self._probing = False
+        #: What is left while the plan's empty stretch is yet to be probed (None: it is not).
+        self._probe_left: RequestEstimate | None = None
 
-    def plan(self, windows: int, unit: str, first: str, last: str, *, probed: bool = False) -> None:
-        """Say the work ahead: how many windows over which range, what they cost in requests,
-        and in runs and days beyond what the run's budget or Gong's quota leaves; said again
-        after a probe skipped an empty stretch, with what the stream made so far."""
+    def plan(
+        self,
+        windows: int,
+        unit: str,
+        first: str,
+        last: str,
+        *,
+        probed: RequestEstimate | None = None,
+    ) -> None:
+        """Say the work ahead: how many windows over which range, what they cost in requests
+        (`probed`: what they cost, their empty stretch probed), and in runs and days beyond
+        what the run's budget or Gong's quota leaves; said again after a probe skipped an
+        empty stretch, with what the stream made so far."""
         made = self._requests_sent() if self._windows_total is not None else 0
         self._windows_total = windows
         self._windows_done = 0
-        self._probing = probed
+        self._probe_left = probed
         if not windows:
             self.logger.info("%s: nothing new to extract.", self.stream_name)
             return
-        ahead = probed_history(windows) if probed else RequestEstimate(windows)
+        ahead = probed or RequestEstimate(windows)
         cost = f"{ahead.describe()}, one more per 100 records beyond the first page of each"
         if probed:
             cost += (
@@ -108,18 +118,21 @@ class StreamProgress:
 
     def left(self) -> RequestEstimate | None:
         """What the planned windows not done still need (None: nothing)."""
+        if self._probe_left is not None:
+            # The days without data are not all known: the next run probes on.
+            return self._probe_left
         windows_left = max((self._windows_total or 0) - self._windows_done, 0)
-        if not windows_left:
-            return None
-        if self._probing:
-            # The days without data are not all known: the next run reads from its bookmark.
-            return RequestEstimate(1, windows_left)
-        return RequestEstimate(windows_left)
+        return RequestEstimate(windows_left) if windows_left else None
+
+    def probing(self, left: RequestEstimate | None) -> None:
+        """The probe moved on: what it and the days after it still need (None: it is over)."""
+        self._probe_left = left
 
     def window_done(self, records: int) -> None:
         self._windows_done += 1
         # A window with data: the rest of the plan is read day by day, not probed.
-        self._probing = self._probing and not records
+        if records:
+            self._probe_left = None
         self.tally.records += records
         now = self._clock()
         total = max(self._windows_total or 0, self._windows_done)

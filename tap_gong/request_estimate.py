@@ -14,7 +14,10 @@ as the least it takes (the other integrations' share is unknown to the tap).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
+
+from tap_gong.empty_history import Probe
 
 # Gong's daily quota of requests per company (shared with its other integrations).
 DAILY_QUOTA = 10_000
@@ -36,8 +39,8 @@ class RequestEstimate:
 
     def describe(self) -> str:
         if self.upper == self.least:
-            return f"at least {self.least:,} requests"
-        return f"between {self.least:,} and {self.most:,} requests"
+            return f"at least {counted(self.least, 'request')}"
+        return f"between {self.least:,} and {counted(self.upper, 'request')}"
 
     def __add__(self, other: RequestEstimate) -> RequestEstimate:
         if self.most is None and other.most is None:
@@ -55,15 +58,39 @@ def probed_history(days: int) -> RequestEstimate:
     return RequestEstimate(least=math.ceil(math.log2(days + 1)), most=days + 2)
 
 
+def probe_left(probe: Probe, end: dt.date) -> RequestEstimate:
+    """The days from where `probe` stands to `end` (exclusive): the rest of the probe,
+    then each day from Gong's first day with data.
+
+    Still doubling, fewest when Gong has no data at all (the doubling ranges up to the
+    end), most when it has data from `first` (that range halved down to it, then every
+    day). Halving [first, data_before), fewest when the data starts on its last day,
+    most when on its first.
+    """
+    days = (end - probe.first).days
+    if probe.data_before is None:
+        least, covered = 0, 0
+        while covered < days:
+            least, covered = least + 1, covered + probe.days * 2**least
+        most = days + 1 + math.floor(math.log2(min(probe.days, days))) if days > 0 else 0
+        return RequestEstimate(least, most)
+    with_data = (probe.data_before - probe.first).days
+    least = math.ceil(math.log2(with_data)) + days - with_data + 1
+    return RequestEstimate(least, math.floor(math.log2(with_data)) + days)
+
+
 def how_long(requests: int, run_left: int | None, budget: int | None, quota_left: int) -> str:
     """The runs and days `requests` take at least, when this run leaves `run_left` of
     `budget` (max_requests_per_run) and today `quota_left` of Gong's quota; "" within both."""
     parts = []
     if budget is not None and run_left is not None and requests > run_left:
         runs = at_least(requests, run_left, budget)
-        parts.append(f"{runs} runs of {budget:,} requests (max_requests_per_run)")
+        parts.append(
+            f"{counted(runs, 'run')} of {counted(budget, 'request')} (max_requests_per_run)"
+        )
     if requests > quota_left:
-        parts.append(f"{at_least(requests, quota_left, DAILY_QUOTA)} days of {GONG_QUOTA}")
+        days = at_least(requests, quota_left, DAILY_QUOTA)
+        parts.append(f"{counted(days, 'day')} of {GONG_QUOTA}")
     return "at least " + " and ".join(parts) if parts else ""
 
 
@@ -76,3 +103,8 @@ def left_after_run(left: RequestEstimate, budget: int | None) -> str:
 def at_least(requests: int, first: int, then: int) -> int:
     """Runs (or days) `requests` take when the first allows `first` of them, each next `then`."""
     return 1 + math.ceil(max(requests - first, 0) / then)
+
+
+def counted(number: int, noun: str, nouns: str = "") -> str:
+    """`number` `noun`s (or `nouns`), singular for one: "1 request", "2 requests"."""
+    return f"{number:,} {noun if number == 1 else nouns or noun + 's'}"

@@ -232,7 +232,7 @@ class TapGong(Tap):
                 self.logger.warning(warning)
             for stream in self.streams.values():
                 if isinstance(stream, WindowedStream):
-                    stream.saved_bookmark()  # a state the tap did not write fails here
+                    stream.check_saved_state()  # a state the tap did not write fails here
             streams = list(self.streams.values())
             if budget_warning := small_budget_warning(self.config, streams):
                 self.logger.warning(budget_warning)

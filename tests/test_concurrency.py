@@ -380,7 +380,7 @@ def test_stats_days_are_fetched_while_the_last_calls_pages_come_in(tmp_path: Pat
         assert assert_every_state_covers_only_arrived_records(run.messages, sandbox, config)
         # Each stream's summary counts its own requests, wherever they fell.
         summaries = {
-            stream: int(line.split(" records, ")[1].split(" requests")[0])
+            stream: int(line.split(" records, ")[1].split(" request")[0])
             for line in run.stderr.splitlines()
             for stream in ("calls", "interaction_stats")
             if f"| {stream}: done: " in line

@@ -107,6 +107,29 @@ def test_state_the_tap_did_not_write_is_one_line(sandbox: GongSandbox, tmp_path:
     assert sandbox.requests == []
 
 
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "yes",
+        {"next_days": "8"},
+        {"next_days": 0},
+        {"next_days": True},
+        {"next_days": 8, "data_before": "soon"},
+        {"next_days": 8, "data_before": "2024-03-01"},  # not after the bookmark's next day
+    ],
+)
+def test_an_empty_history_probe_the_tap_did_not_write_is_one_line(
+    probe: object, sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    stats = {"replication_key_value": "2024-03-01", "empty_history_probe": probe}
+    state = {"bookmarks": {"interaction_stats": stats}}
+
+    run = run_tap(tap_config(sandbox), tmp_path, state=state)
+
+    assert_clean_failure(run, "empty_history_probe for 'interaction_stats'", repr(probe))
+    assert sandbox.requests == []
+
+
 def test_state_file_that_is_not_json_is_one_line(sandbox: GongSandbox, tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     state_file.write_text("{not json")

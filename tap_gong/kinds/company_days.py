@@ -14,11 +14,13 @@ from typing_extensions import override
 
 from tap_gong import state
 from tap_gong.answers import gong_error_text, request_body
-from tap_gong.empty_history import empty_stretches
-from tap_gong.errors import DayNotOverForGong
+from tap_gong.empty_history import Probe, probe_steps
+from tap_gong.errors import DayNotOverForGong, GongStateError
 from tap_gong.fetching import Window
 from tap_gong.kinds.windowed import WindowedStream
+from tap_gong.progress import StreamProgress
 from tap_gong.reconcile import Reconciliation
+from tap_gong.request_estimate import RequestEstimate, probe_left, probed_history
 from tap_gong.windows import company_day, company_zone, latest_company_day
 
 if TYPE_CHECKING:
@@ -31,6 +33,9 @@ ONE_DAY = dt.timedelta(days=1)
 # A backfill of more than this many company days looks for empty stretches first
 # (CompanyDayStream.skip_empty_history); in a shorter one they would save little.
 PROBED_HISTORY_DAYS = 31
+# The stream's state key: where a probe a run did not finish stands (from the day after
+# the bookmark); absent once it found Gong's first day with data, or the end.
+EMPTY_HISTORY_PROBE = "empty_history_probe"
 
 
 def day_key(day: dt.date) -> dt.datetime:
@@ -84,6 +89,9 @@ class CompanyDayStream(WindowedStream):
 
     def first_day_to_read(self) -> dt.date:
         """The day after the bookmark minus the lookback, or a late-data re-read's first."""
+        if (probe := self.saved_probe()) is not None:
+            # Days up to the bookmark were found empty: re-reads wait for the probe's end.
+            return probe.first
         day = self.first_day()
         if (bookmark := self.saved_bookmark()) is not None:
             rereads_from = bookmark + ONE_DAY - self.settings.lookback
@@ -104,6 +112,12 @@ class CompanyDayStream(WindowedStream):
             return resume
         stand_in = day_key(bookmark + ONE_DAY)
         return company_day(self.late_data.reads_from(stand_in), self.company_zone)
+
+    @override
+    @cached_property
+    def rereads_late_data(self) -> bool:
+        # An unfinished probe goes on first; the run after it re-reads (first_day_to_read).
+        return super().rereads_late_data and self.saved_probe() is None
 
     @override
     @cached_property
@@ -145,16 +159,74 @@ class CompanyDayStream(WindowedStream):
         return (self.last_day_to_read() - self.first_day()).days >= PROBED_HISTORY_DAYS
 
     @override
-    def skip_empty_history(self, after: Window) -> None:
+    def resumes_empty_history_probe(self) -> bool:
+        return self.saved_probe() is not None
+
+    @override
+    def probed_cost(self, windows: int) -> RequestEstimate:
+        if (probe := self.saved_probe()) is not None:
+            return probe_left(probe, self.last_day_to_read() + ONE_DAY)
+        return probed_history(windows)
+
+    @override
+    def skip_empty_history(self, progress: StreamProgress) -> None:
         """A stretch with no data costs a few requests, not one per day (empty_history.py).
 
-        The bookmark is committed past every empty range. The first day is read as an
+        The bookmark and where the probe stands are committed after every request: a run
+        stopped part-way leaves the next one to probe on. The first day is read as an
         ordinary window: a history with data from its first day pays nothing for the probe.
         """
-        day = self.first_unread_day = dt.date.fromisoformat(after["toDate"])
         end = self.last_day_to_read() + ONE_DAY
-        for first_day, end_day in empty_stretches(day, end, self.has_data):
-            self.skip_empty(first_day, end_day)
+        probe = self.saved_probe() or Probe(self.saved_bookmark() + ONE_DAY)
+        self.probe_reached(probe, end, progress)
+        state.emit_state(self)
+        for step in probe_steps(probe, end, self.has_data):
+            self.probe_reached(step, end, progress)
+            if step.first > probe.first:
+                self.skip_empty(probe.first, step.first)  # emits the state
+            else:
+                state.emit_state(self)
+            probe = step
+
+    def probe_reached(self, probe: Probe, end: dt.date, progress: StreamProgress) -> None:
+        """Note where the probe stands in the state (dropped once it is over), and say what
+        the probe and the days after it still need."""
+        self.first_unread_day = probe.first
+        if probe.is_over(end):
+            self.stream_state.pop(EMPTY_HISTORY_PROBE, None)
+            progress.probing(None)
+        else:
+            data_before = probe.data_before and probe.data_before.isoformat()
+            self.stream_state[EMPTY_HISTORY_PROBE] = {
+                "next_days": probe.days,
+                **({"data_before": data_before} if data_before else {}),
+            }
+            progress.probing(probe_left(probe, end))
+
+    @override
+    def check_saved_state(self) -> None:
+        super().check_saved_state()
+        self.saved_probe()
+
+    def saved_probe(self) -> Probe | None:
+        """The probe a previous run did not finish, on from the day after its bookmark.
+
+        Raises:
+            GongStateError: when the state holds one tap-gong does not write.
+        """
+        saved = self.stream_state.get(EMPTY_HISTORY_PROBE)
+        bookmark = self.saved_bookmark()
+        if saved is None or bookmark is None:
+            return None
+        try:
+            first, days = bookmark + ONE_DAY, saved["next_days"]
+            data_before = saved.get("data_before")
+            probe = Probe(first, days, data_before and dt.date.fromisoformat(data_before))
+            if type(days) is not int or days < 1 or (probe.data_before or dt.date.max) <= first:
+                raise ValueError(saved)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            raise GongStateError.not_written_by_tap(self.name, EMPTY_HISTORY_PROBE, saved) from None
+        return probe
 
     def has_data(self, first_day: dt.date, end_day: dt.date) -> bool:
         """Whether Gong has anything for the days [first_day, end_day) (one request)."""
@@ -170,7 +242,6 @@ class CompanyDayStream(WindowedStream):
         self.logger.info("%s: no data from %s to %s.", self.name, first_day, end_day - ONE_DAY)
         window = {"fromDate": first_day.isoformat(), "toDate": end_day.isoformat()}
         state.commit_bookmark(self, self.window_bookmark(window))
-        self.first_unread_day = end_day
 
     def first_day(self) -> dt.date:
         """The company day that contains `start_date`: nothing at or after it is skipped."""

@@ -19,6 +19,7 @@ from tap_gong.kinds.page_child import PageChildStream
 from tap_gong.late_data import LATE_DATA, LateDataRereads
 from tap_gong.progress import StreamProgress
 from tap_gong.reconcile import Reconciliation
+from tap_gong.request_estimate import RequestEstimate
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -75,8 +76,17 @@ class WindowedStream(GongStream):
         """Whether an empty first window makes this run look for where Gong's data starts."""
         return False
 
-    def skip_empty_history(self, after: Window) -> None:
-        """Commit the bookmark past the stretch with no data after `after` (an empty window)."""
+    def resumes_empty_history_probe(self) -> bool:
+        """Whether the previous run stopped while looking for where Gong's data starts."""
+        return False
+
+    def probed_cost(self, windows: int) -> RequestEstimate:
+        """What the `windows` planned ones cost, their empty stretch probed."""
+        raise NotImplementedError
+
+    def skip_empty_history(self, progress: StreamProgress) -> None:
+        """Commit the bookmark past the stretch with no data from the day after it (after
+        an empty first window, or where the previous run's probe stopped)."""
         raise NotImplementedError
 
     @override
@@ -89,12 +99,14 @@ class WindowedStream(GongStream):
         # stays at the last finished window and the next run resumes there.
         with self.recording_how_it_ends(lambda: state.forget_unfinished_window(self)):
             probing = self.probes_empty_history()
+            if self.resumes_empty_history_probe():
+                self.plan_windows(progress, probed=True)
+                self.skip_empty_history(progress)
             while True:
                 self.plan_windows(progress, probed=probing)
-                empty_first_window = yield from self.read_windows(progress, probing)
-                if empty_first_window is None:
+                if not (yield from self.read_windows(progress, probing)):
                     break
-                self.skip_empty_history(after=empty_first_window)
+                self.skip_empty_history(progress)
                 probing = False
             self.request_share.check_not_stopped()
         progress.finish()
@@ -105,20 +117,21 @@ class WindowedStream(GongStream):
         planned = list(self.windows())
         if planned:
             first, last = planned[0], planned[-1]
+            cost = self.probed_cost(len(planned)) if probed else None
             progress.plan(
-                len(planned), self.window_unit, first_value(first), last_value(last), probed=probed
+                len(planned), self.window_unit, first_value(first), last_value(last), probed=cost
             )
         else:
             progress.plan(0, self.window_unit, "", "")
 
     def read_windows(
         self, progress: StreamProgress, stop_if_first_is_empty: bool
-    ) -> Generator[dict[str, Any], None, Window | None]:
+    ) -> Generator[dict[str, Any], None, bool]:
         """Each window's records, then its bookmark committed.
 
         Returns:
-            The first window, when it had no records and `stop_if_first_is_empty`
-            (the windows after it are not read); else None once every window is read.
+            Whether it stopped after the first window, which had no records while
+            `stop_if_first_is_empty` (the windows after it are not read).
         """
         # Closed on return: workers fetching the windows after an empty first one stop.
         with contextlib.closing(self.windows_with_records()) as windows:
@@ -132,9 +145,9 @@ class WindowedStream(GongStream):
                 progress.window_done(count)
                 self.request_share.window_finished()
                 if stop_if_first_is_empty and count == 0:
-                    return window
+                    return True
                 stop_if_first_is_empty = False
-        return None
+        return False
 
     def windows_with_records(self) -> Generator[tuple[Window, Iterable[dict]], None, None]:
         """Each window, oldest first, with its records: read on this (the main) thread.
@@ -209,6 +222,14 @@ class WindowedStream(GongStream):
             return self.parse_bookmark(value)
         except (TypeError, ValueError):
             raise GongStateError.not_written_by_tap(self.name, "bookmark", value) from None
+
+    def check_saved_state(self) -> None:
+        """Refuse a state tap-gong did not write before any request.
+
+        Raises:
+            GongStateError: naming the value.
+        """
+        self.saved_bookmark()
 
     @cached_property
     def last_instant(self) -> dt.datetime:
