@@ -49,13 +49,10 @@ class RequestEstimate:
 
 
 def probed_history(days: int) -> RequestEstimate:
-    """A backfill of `days` company days whose empty stretch before Gong's data is probed.
-
-    Fewest requests when Gong has no data at all: the first day, then ranges of 2, 4,
-    8... days up to the end. Most when only the first day is empty: it, a range of two
-    days and its first half, then every other day, one by one.
-    """
-    return RequestEstimate(least=math.ceil(math.log2(days + 1)), most=days + 2)
+    """A backfill of `days` company days whose empty stretch before Gong's data is probed:
+    its first day, read as an ordinary window, then the probe from the next day on."""
+    first_probed = dt.date.min + dt.timedelta(days=1)  # only the days between count
+    return RequestEstimate(1) + probe_left(Probe(first_probed), dt.date.min + dt.timedelta(days))
 
 
 def probe_left(probe: Probe, end: dt.date) -> RequestEstimate:
