@@ -3,7 +3,9 @@
 Replays a plan (a JSON file, the one argument): the sandbox URL, the credentials,
 and the first request of every filter the tap made. It follows each filter's
 cursors to its last page, as the tap does, so both fetch exactly the same pages.
-Nothing else: no schema, no state, no flushing per record.
+Nothing else: no schema, no state, no flushing per record. Like the tap, it writes
+a `calls` record from each /v2/calls/extensive item's `metaData` when the plan's
+streams have calls and it reads no /v2/calls page (tap_gong/shared_pages.py).
 """
 
 from __future__ import annotations
@@ -24,9 +26,15 @@ STREAMS = {
 }
 
 
-def fetch_filter(session: requests.Session, url: str, first: dict[str, Any]) -> None:
+EXTENSIVE = "/v2/calls/extensive"
+
+
+def fetch_filter(
+    session: requests.Session, url: str, first: dict[str, Any], calls_from_extensive: bool
+) -> None:
     """Write every record of one filter, page by page, to stdout."""
     stream, items_key = STREAMS[first["path"]]
+    with_calls = calls_from_extensive and first["path"] == EXTENSIVE
     # GET sends its filter (and cursor) in the query, POST in the JSON body.
     in_query = first["method"] == "GET"
     request = dict(first["query"] if in_query else first["body"])
@@ -44,6 +52,9 @@ def fetch_filter(session: requests.Session, url: str, first: dict[str, Any]) -> 
         page = response.json()
         for record in page[items_key]:
             write(json.dumps({"type": "RECORD", "stream": stream, "record": record}) + "\n")
+            if with_calls:
+                call = {"type": "RECORD", "stream": "calls", "record": record["metaData"]}
+                write(json.dumps(call) + "\n")
         cursor = page["records"].get("cursor")
         if not cursor:
             return
@@ -54,8 +65,10 @@ def main() -> None:
     plan = json.loads(Path(sys.argv[1]).read_text())
     with requests.Session() as session:
         session.auth = (plan["access_key"], plan["access_key_secret"])
+        paths = {first["path"] for first in plan["filters"]}
+        calls_from_extensive = "calls" in plan["streams"] and "/v2/calls" not in paths
         for first in plan["filters"]:
-            fetch_filter(session, plan["url"], first)
+            fetch_filter(session, plan["url"], first, calls_from_extensive)
     sys.stdout.flush()
 
 

@@ -217,6 +217,7 @@ class Bench:
             "url": config["api_url"],
             "access_key": config["access_key"],
             "access_key_secret": config["access_key_secret"],
+            "streams": self.streams,
             "filters": [
                 {
                     "method": entry.method,

@@ -10,9 +10,9 @@ call_transcripts (the streams whose cost grows with the company) against the san
 no rate limit and no latency (`max_requests_per_second: 1000`): what is measured is the
 tap's own work, not Gong's pacing. For each company it prints:
 
-- requests made against the minimum: ceil(N/100) for each paged endpoint read (the
-  /v2/calls list, /v2/calls/extensive and one transcript request per page of 100 calls);
-  each date window may add one partly filled page per endpoint;
+- requests made against the minimum: ceil(N/100) for each paged endpoint read
+  (/v2/calls/extensive, whose pages hold calls too, and one transcript request per page
+  of 100 calls); each date window may add one partly filled page;
 - the records of each stream against the sandbox's own count (nothing dropped);
 - the tap's peak RSS (bounded: it must not grow with the company);
 - the tap's CPU per 10,000 records against a bare `requests` + `json` loop
@@ -52,7 +52,7 @@ SCALED_STREAMS = ("calls", "call_details", "call_transcripts")
 DEFAULT_SIZES = (5_000, 50_000, 250_000)
 DEFAULT_DAYS = 90
 # The endpoints the scaled streams read, each paged by 100 calls.
-PAGED_PATHS = ("/v2/calls", "/v2/calls/extensive", "/v2/calls/transcript")
+PAGED_PATHS = ("/v2/calls/extensive", "/v2/calls/transcript")
 # Requests sent for each page of calls, not per date window: no window of their own.
 PER_PAGE_PATHS = ("/v2/calls/transcript",)
 
@@ -65,11 +65,11 @@ def load() -> str:
 def expected_records(sandbox: GongSandbox, start: str) -> Counter[str]:
     """What the sandbox holds since `start`: a record per call, and per transcript.
 
-    /v2/calls filters on a conference call's scheduled time, /extensive on its start.
+    calls and call_details both come from /extensive, which filters on a call's start.
     """
     counts = sandbox.call_counts(dt.datetime.fromisoformat(start), sandbox.now())
     return Counter(
-        calls=counts["listed"],
+        calls=counts["started"],
         call_details=counts["started"],
         call_transcripts=counts["transcripts"],
     )

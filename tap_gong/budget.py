@@ -49,9 +49,16 @@ def streams_in_budget_order(
     then those it cut after some progress; each group in the SDK's order."""
     order = list(streams)
 
-    def budget_turn(name: str) -> tuple[int, bool, int]:
-        state = bookmarks.get(name, {})
-        return (-runs_stalled_by_budget(state), bool(state.get(CUT_BY_BUDGET)), order.index(name))
+    def budget_turn(name: str) -> tuple[int, bool, int, bool]:
+        # A stream read from another's pages (`synced_after`) keeps its place after it.
+        turn_of = getattr(streams[name], "synced_after", None) or name
+        state = bookmarks.get(turn_of, {})
+        return (
+            -runs_stalled_by_budget(state),
+            bool(state.get(CUT_BY_BUDGET)),
+            order.index(turn_of),
+            turn_of != name,
+        )
 
     return sorted(order, key=budget_turn)
 

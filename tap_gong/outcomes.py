@@ -31,6 +31,10 @@ class StreamEnd(enum.Enum):
     FAILED = "failed"
 
 
+# How a stream ends that ends a stream read from its pages the same way (`ended_as`).
+SHARED_ENDS = (StreamEnd.FINISHED, StreamEnd.BUDGET, StreamEnd.QUOTA)
+
+
 @dataclasses.dataclass(frozen=True)
 class StreamOutcome:
     end: StreamEnd
@@ -97,6 +101,17 @@ class RunOutcomes:
         else:
             outcome = StreamOutcome(StreamEnd.STOPPED, "with the run (see the error below)")
         self._record(family, outcome)
+
+    def ended_as(self, name: str, family: list[str]) -> bool:
+        """`name` ends as `family` did (a stream and its page children, those selected), whose
+        pages held its records: finished, or stopped by the budget or the quota (all go on
+        next run). False otherwise: one failed, or they stopped with the run; `name` then
+        goes on alone."""
+        ends = [self.streams[m] for m in family if m in self.streams]
+        if not ends or len(ends) < len(family) or any(o.end not in SHARED_ENDS for o in ends):
+            return False
+        self._record([name], ends[0])
+        return True
 
     def _record(self, family: Iterable[str], outcome: StreamOutcome) -> None:
         for name in family:

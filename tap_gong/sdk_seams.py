@@ -59,6 +59,15 @@ def write_schema_message(stream: Stream) -> None:
     stream._write_schema_message()
 
 
+def write_record_message(stream: Stream, record: dict) -> None:
+    """Write one RECORD (through its stream maps, with its version): `_write_record_message`.
+
+    For records of a stream that another stream's pages hold, written outside its own
+    sync (tap_gong/shared_pages.py).
+    """
+    stream._write_record_message(record)
+
+
 def write_activate_version_message(stream: Stream, version: int) -> None:
     """Write ACTIVATE_VERSION for `stream` (through its stream maps).
 
@@ -79,7 +88,7 @@ def set_record_version(stream: Stream, version: int) -> None:
 
 #: The SDK's private methods the tap overrides (SDK class, name), with why.
 OVERRIDDEN: dict[tuple[type, str], str] = {
-    (Stream, "_write_schema_message"): "a page child writes SCHEMA once a run, not once a page",
+    (Stream, "_write_schema_message"): "SCHEMA once a run (a page child syncs once a page)",
     (Stream, "_increment_stream_state"): "a page child keeps no bookmark of its own",
     (RESTStream, "_write_request_duration_log"): "Gong's no-data 404 is tagged succeeded",
     (Tap, "_handle_termination"): "a stopped run writes its state and exits non-zero",

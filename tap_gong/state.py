@@ -35,13 +35,12 @@ def forget_unfinished_window(stream: Stream) -> None:
     markers.pop("replication_key_value", None)
 
 
-def commit_bookmark(stream: Stream, value: str) -> None:
-    """Record that everything up to `value` is extracted, and emit STATE now."""
+def record_bookmark(stream: Stream, value: str) -> None:
+    """Record that everything up to `value` is extracted (STATE is the caller's to emit)."""
     state = stream.stream_state
     forget_unfinished_window(stream)
     state["replication_key"] = stream.replication_key
     state["replication_key_value"] = value
-    emit_state(stream)
 
 
 def emit_state(stream: Stream) -> None:

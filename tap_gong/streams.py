@@ -21,6 +21,12 @@ from tap_gong.kinds.date_time_windows import DateTimeWindowStream
 from tap_gong.kinds.full_table import FullTableStream
 from tap_gong.kinds.page_child import PageChildStream
 from tap_gong.kinds.windowed import WindowedStream
+from tap_gong.shared_pages import (
+    BOOKMARK,
+    merged_window_state,
+    put_window_state,
+    same_window_state,
+)
 from tap_gong.windows import parse_instant, time_windows, utc_iso
 
 if TYPE_CHECKING:
@@ -47,7 +53,9 @@ STAT_COLUMNS = {
 class CallsStream(DateTimeWindowStream):
     """Every call in Gong (CallBasicData), one record per call.
 
-    Gong filters conference calls by `scheduled` and others by `started`.
+    Read from call_details' pages (their `metaData`) while that stream runs, from
+    `/v2/calls` otherwise (tap_gong/shared_pages.py). `/v2/calls` filters conference
+    calls by `scheduled` and others by `started`.
     """
 
     name = "calls"
@@ -56,6 +64,13 @@ class CallsStream(DateTimeWindowStream):
     records_jsonpath = "$.calls[*]"
     required_scope = "api:calls:read:basic"
     filters_by_workspace = True
+    #: Synced right after the stream whose pages may hold its records.
+    synced_after: ClassVar[str] = "call_details"
+
+    @override
+    def records_of_shared_page(self, page: list[dict]) -> Iterable[dict]:
+        # A copy: call_details' record holds the same metaData, shaped by its own schema.
+        return [dict(call.get("metaData") or {}) for call in page]
 
 
 class InteractionStatsStream(CompanyDayStream):
@@ -298,6 +313,31 @@ class CallDetailsStream(DateTimeWindowStream):
     @override
     def body_parts(self) -> dict[str, Any]:
         return {"contentSelector": self.content_selector}
+
+    @override
+    def share_pages(self) -> None:
+        calls = self.tap.streams.get(CallsStream.name)
+        runs = self.selected or self.has_selected_descendents
+        if not (runs and isinstance(calls, CallsStream) and calls.selected):
+            return
+        merged = merged_window_state(calls.stream_state, self.stream_state)
+        if merged is None:
+            self.logger.info(
+                "calls reads /v2/calls this run: its state and call_details' cannot be one (each "
+                "re-reads the whole history in a version of its own, or holds a value tap-gong "
+                "does not write)."
+            )
+            return
+        if not same_window_state(merged, self.stream_state):
+            self.logger.info(
+                "call_details reads from where calls' state is (bookmark %s), behind its own: "
+                "calls, read from call_details' pages from now on, misses nothing.",
+                merged.get(BOOKMARK, "none: from start_date"),
+            )
+        put_window_state(self.stream_state, merged)
+        put_window_state(calls.stream_state, merged)
+        self.state_copies = [calls]
+        calls.pages_from = self
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
@@ -821,13 +861,13 @@ class EngageFlowsStream(PageChildStream):
 
 # Every stream the tap offers; tap.py discovers these.
 STREAM_TYPES: tuple[type[GongStream], ...] = (
+    CallDetailsStream,
     CallsStream,
     InteractionStatsStream,
     ScorecardsStream,
     AnsweredScorecardsStream,
     UserActivityStream,
     TrackersStream,
-    CallDetailsStream,
     CallParticipantsStream,
     CallTranscriptsStream,
     UsersStream,

@@ -230,9 +230,11 @@ class TapGong(Tap):
                 raise ConfigValidationError("Config validation failed", errors=errors)
             for warning in config_warnings(self.config, self.config_jsonschema["properties"]):
                 self.logger.warning(warning)
-            for stream in self.streams.values():
-                if isinstance(stream, WindowedStream):
-                    stream.check_saved_state()  # a state the tap did not write fails here
+            windowed = [s for s in self.streams.values() if isinstance(s, WindowedStream)]
+            for stream in windowed:
+                stream.check_saved_state()  # a state the tap did not write fails here
+            for stream in windowed:
+                stream.share_pages()  # calls from call_details' pages (shared_pages.py)
             streams = list(self.streams.values())
             if budget_warning := small_budget_warning(self.config, streams):
                 self.logger.warning(budget_warning)

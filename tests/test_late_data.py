@@ -14,7 +14,7 @@ import pytest
 
 from gong_sandbox import GongSandbox
 from tests.fortnight import answers_of, simulate
-from tests.support import TapRun, instant, run_tap, tap_config
+from tests.support import TapRun, instant, json_body, run_tap, tap_config
 
 DAY = dt.timedelta(days=1)
 CALL_STREAMS = ("calls", "call_details", "call_participants", "call_transcripts")
@@ -110,8 +110,11 @@ def test_runs_hours_apart_reread_only_their_lookback_until_a_day_has_passed(
     sandbox.reset_log()
 
     soon = run(sandbox, tmp_path, backfill.final_state)
+    # The call streams read their calls together, from /v2/calls/extensive.
     soon_starts = {
-        instant(r.query["fromDateTime"]) for r in sandbox.requests if r.path == "/v2/calls"
+        instant(json_body(r)["filter"]["fromDateTime"])
+        for r in sandbox.requests
+        if r.path == "/v2/calls/extensive"
     }
     sandbox.advance_clock(dt.timedelta(hours=18))
     day_later = run(sandbox, tmp_path, soon.final_state)

@@ -208,7 +208,7 @@ def test_a_reconcile_state_the_tap_did_not_write_is_refused_in_one_line(
 ) -> None:
     backfill = run_calls(sandbox, tmp_path, reconcile_every_days=7)
     state = backfill.final_state
-    state["bookmarks"]["calls"]["reconcile"] = "yes"
+    state["bookmarks"]["calls"]["reconcile"] = "yes"  # call_details' own stays valid
 
     broken = run_tap(
         tap_config(sandbox, reconcile_every_days=7), tmp_path, state, streams=CALL_STREAMS

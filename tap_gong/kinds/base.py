@@ -126,6 +126,7 @@ class GongStream(RESTStream[str | None]):
         self.tally = StreamTally()
         #: Requests this stream started, from any thread.
         self.requests_sent = 0
+        self.schema_sent = False
         self._requests_sent_lock = threading.Lock()
         super().__init__(tap)
 
@@ -334,6 +335,14 @@ class GongStream(RESTStream[str | None]):
             self.name,
             describe_fault(fault),
         )
+
+    @override
+    def _write_schema_message(self) -> None:
+        # Once a run: `sync` writes it each time, and a page child syncs once a page; calls
+        # read from call_details' pages got it then (some targets flush on every SCHEMA).
+        if not self.schema_sent:
+            super()._write_schema_message()
+            self.schema_sent = True
 
     @override
     def _write_request_duration_log(

@@ -179,13 +179,13 @@ class CompanyDayStream(WindowedStream):
         end = self.last_day_to_read() + ONE_DAY
         probe = self.saved_probe() or Probe(self.saved_bookmark() + ONE_DAY)
         self.probe_reached(probe, end, progress)
-        state.emit_state(self)
+        self.emit_state()
         for step in probe_steps(probe, end, self.has_data):
             self.probe_reached(step, end, progress)
             if step.first > probe.first:
                 self.skip_empty(probe.first, step.first)  # emits the state
             else:
-                state.emit_state(self)
+                self.emit_state()
             probe = step
 
     def probe_reached(self, probe: Probe, end: dt.date, progress: StreamProgress) -> None:
@@ -241,7 +241,8 @@ class CompanyDayStream(WindowedStream):
         """Commit the bookmark past days Gong has no data for: not read again."""
         self.logger.info("%s: no data from %s to %s.", self.name, first_day, end_day - ONE_DAY)
         window = {"fromDate": first_day.isoformat(), "toDate": end_day.isoformat()}
-        state.commit_bookmark(self, self.window_bookmark(window))
+        state.record_bookmark(self, self.window_bookmark(window))
+        self.emit_state()
 
     def first_day(self) -> dt.date:
         """The company day that contains `start_date`: nothing at or after it is skipped."""

@@ -110,6 +110,8 @@ class DateTimeWindowStream(WindowedStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        if self.ended_with_pages_from():
+            return
         streams = self.begin_table_version(self.reads_from())
         self.own_windows_read = self.reads_from() >= self.last_instant
         self.begin_late_data_reread(utc_iso(self.reads_from()))

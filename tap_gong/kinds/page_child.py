@@ -38,7 +38,6 @@ class PageChildStream(GongStream):
         # One state for the stream, not one partition per context (the SDK's default).
         self.state_partitioning_keys = ()
         self.page: list[dict] = []
-        self.schema_sent = False
         #: Gong refused it, its parent going on (`page_children_fail_alone`): no more pages.
         self.refused = False
         self.logger.addFilter(self.said_once_a_run)
@@ -80,11 +79,3 @@ class PageChildStream(GongStream):
         """ACTIVATE_VERSION after the parent's complete re-read, whose pages held every record."""
         sdk_seams.write_schema_message(self)  # a target refuses a stream it got no SCHEMA for
         sdk_seams.write_activate_version_message(self, version)
-
-    @override
-    def _write_schema_message(self) -> None:
-        # `sync` writes SCHEMA each time, here once per page: once a run is enough (some
-        # targets flush their batches on every SCHEMA).
-        if not self.schema_sent:
-            super()._write_schema_message()
-            self.schema_sent = True

@@ -20,6 +20,7 @@ from tap_gong.late_data import LATE_DATA, LateDataRereads
 from tap_gong.progress import StreamProgress
 from tap_gong.reconcile import Reconciliation
 from tap_gong.request_estimate import RequestEstimate
+from tap_gong.shared_pages import put_window_state
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -51,6 +52,11 @@ class WindowedStream(GongStream):
         super().__init__(tap, run)
         #: The window whose answers workers fetched, while the main thread reads it.
         self.fetched_window: FetchedWindow | None = None
+        #: The streams whose records this run are in this one's pages (calls in
+        #: call_details'): their window state is kept a copy of this one's.
+        self.state_copies: list[WindowedStream] = []
+        #: The stream whose pages hold this one's records this run.
+        self.pages_from: WindowedStream | None = None
 
     def windows(self) -> Iterator[Window]:
         """The windows still to extract in this run, oldest first."""
@@ -89,8 +95,49 @@ class WindowedStream(GongStream):
         an empty first window, or where the previous run's probe stopped)."""
         raise NotImplementedError
 
+    def share_pages(self) -> None:
+        """Before any request: make the streams this one's pages also hold its `state_copies`."""
+
+    def records_of_shared_page(self, page: list[dict]) -> Iterable[dict]:
+        """This stream's records in a page of the stream it shares pages with (`pages_from`)."""
+        raise NotImplementedError
+
+    def write_records_of_shared_page(self, page: list[dict]) -> None:
+        """Write this stream's records from a page `pages_from` read (on the main thread)."""
+        for item in self.records_of_shared_page(page):
+            if (record := self.post_process(item)) is not None:
+                sdk_seams.write_record_message(self, record)
+                self.tally.records += 1
+
+    @override
+    def sync_page_children(self, page: list[dict]) -> None:
+        super().sync_page_children(page)
+        for stream in self.state_copies:
+            stream.write_records_of_shared_page(page)
+
+    def emit_state(self) -> None:
+        """STATE now, the streams read from this one's pages given its window state first."""
+        for stream in self.state_copies:
+            put_window_state(stream.stream_state, self.stream_state)
+        state.emit_state(self)
+
+    def ended_with_pages_from(self) -> bool:
+        """Whether this stream's turn has nothing left: it ended as `pages_from` did, which
+        read its records (or stopped reading them, to go on next run): `ended_as`."""
+        feeder = self.pages_from
+        if feeder is None or not self.run.outcomes.ended_as(self.name, feeder.family()):
+            return False
+        self.logger.info("%s: read with %s, and ended with it.", self.name, feeder.name)
+        return True
+
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        for stream in self.state_copies:
+            self.logger.info(
+                "%s: read from the pages of %s, no request of its own.", stream.name, self.name
+            )
+            # Before their first record, and before an ACTIVATE_VERSION.
+            sdk_seams.write_schema_message(stream)
         state.mark_windows_resumable(self)
         progress = StreamProgress(
             self.name, self.logger, self.tally, self.requests_of_stream, pacer=self.pacer
@@ -140,7 +187,8 @@ class WindowedStream(GongStream):
                 for record in records:
                     count += 1
                     yield record
-                state.commit_bookmark(self, self.window_bookmark(window))
+                state.record_bookmark(self, self.window_bookmark(window))
+                self.emit_state()
                 self.logger.debug("%s: %s done, %d records", self.name, window, count)
                 progress.window_done(count)
                 self.request_share.window_finished()
@@ -194,7 +242,9 @@ class WindowedStream(GongStream):
         if self.settings.max_requests_per_run is not None:
             return None
         later = self.streams_synced_from_here()[1:]
-        following = next((s for s in later if isinstance(s, WindowedStream)), None)
+        following = next(
+            (s for s in later if isinstance(s, WindowedStream) and s.pages_from is None), None
+        )
         return following.windows_to_fetch() if following is not None else None
 
     @override
@@ -275,6 +325,7 @@ class WindowedStream(GongStream):
         streams: list[WindowedStream | PageChildStream] = [
             self,
             *(child for child in self.child_streams if isinstance(child, PageChildStream)),
+            *self.state_copies,
         ]
         for stream in streams:
             sdk_seams.set_record_version(stream, version)
@@ -288,7 +339,7 @@ class WindowedStream(GongStream):
                 if stream.selected:
                     stream.activate_version(done)
         self.late_data.run_done(reread=self.rereads_late_data)
-        state.emit_state(self)
+        self.emit_state()
 
     def activate_version(self, version: int) -> None:
         """ACTIVATE_VERSION, after this stream's last record of a complete re-read."""

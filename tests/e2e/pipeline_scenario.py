@@ -212,6 +212,16 @@ def rest_api_records(sandbox: GongSandbox, start: dt.datetime) -> dict[str, list
     }
 
 
+def calls_filter(request: RequestLogEntry) -> dict[str, Any] | None:
+    """The range a request for a stretch of calls asked for (None: no such request)."""
+    if request.path == "/v2/calls":
+        return request.query
+    if request.path == "/v2/calls/extensive" and request.body:
+        filter_: dict[str, Any] = request.body["filter"]
+        return filter_
+    return None
+
+
 def day_of(instant: str) -> dt.date:
     """The calendar day of an ISO-8601 instant in its own offset (the company's)."""
     return dt.datetime.fromisoformat(instant).date()
@@ -337,23 +347,13 @@ class Snapshot:
         return self.tables["interaction_stats"]
 
     def earliest_calls_request(self) -> dt.datetime | None:
-        """The earliest fromDateTime the run asked Gong's calls for (None: no request)."""
+        """The earliest fromDateTime the run asked Gong's calls for (None: no request):
+        on /v2/calls, or on /v2/calls/extensive, whose pages hold the calls too."""
         return min(
             (
-                dt.datetime.fromisoformat(r.query["fromDateTime"].replace("Z", "+00:00"))
+                dt.datetime.fromisoformat(call_filter["fromDateTime"].replace("Z", "+00:00"))
                 for r in self.requests
-                if r.path == "/v2/calls"
-            ),
-            default=None,
-        )
-
-    def earliest_call_details_request(self) -> dt.datetime | None:
-        """The earliest fromDateTime the run asked Gong's call details for (None: none)."""
-        return min(
-            (
-                dt.datetime.fromisoformat(r.body["filter"]["fromDateTime"].replace("Z", "+00:00"))
-                for r in self.requests
-                if r.path == "/v2/calls/extensive" and r.body
+                if (call_filter := calls_filter(r)) is not None
             ),
             default=None,
         )
@@ -405,7 +405,7 @@ def run_pipeline_history(project: MeltanoProject, warehouse: Warehouse) -> Pipel
             )
             requests = sandbox.requests
             gong = GongHolds.read(sandbox, warehouse.empty_text_lands_as_null)
-            calls_read_from = Snapshot({}, gong, requests).earliest_call_details_request()
+            calls_read_from = Snapshot({}, gong, requests).earliest_calls_request()
             if earlier is not None and calls_read_from is not None:
                 gong = gong.as_last_read(earlier.gong, calls_read_from)
             return Snapshot(

@@ -220,7 +220,7 @@ def test_an_hourly_run_costs_one_request_per_stream_and_one_or_two_for_stats(his
     asked.pop("/v2/library/folder-content")
     assert asked == dict.fromkeys(
         [
-            "/v2/calls", "/v2/calls/extensive", "/v2/calls/transcript", "/v2/users",
+            "/v2/calls/extensive", "/v2/calls/transcript", "/v2/users",
             "/v2/workspaces", "/v2/settings/scorecards", "/v2/settings/trackers",
             "/v2/stats/activity/scorecards", "/v2/stats/activity/day-by-day",
         ],

@@ -185,7 +185,7 @@ def snapshot(
     sandbox.reset_log()
     project.meltano("run", "tap-gong", "target-postgres", label=label, env=env)
     gong = GongHolds.read(sandbox, warehouse.empty_text_lands_as_null)
-    calls_read_from = Snapshot({}, gong, sandbox.requests).earliest_call_details_request()
+    calls_read_from = Snapshot({}, gong, sandbox.requests).earliest_calls_request()
     if earlier is not None and calls_read_from is not None:
         gong = gong.as_last_read(earlier.gong, calls_read_from)
     selected = [table for table in TABLE_KEYS if warehouse_has(warehouse, table)]
