@@ -143,6 +143,19 @@ def test_a_record_version_goes_on_every_record_the_stream_writes(tap: TapGong) -
     assert [m.version for m in messages] == [1700000000000]
 
 
+def test_write_record_message_writes_one_record_with_its_version(tap: TapGong) -> None:
+    calls = gong_stream(tap, "calls")
+    sdk_seams.set_record_version(calls, 1700000000000)
+    record = {"id": "1", "started": "2024-01-01T00:00:00Z"}
+
+    with messages_written() as written:
+        sdk_seams.write_record_message(calls, record)
+
+    assert [(m["type"], m["stream"], m["record"], m["version"]) for m in written] == [
+        ("RECORD", "calls", record, 1700000000000)
+    ]
+
+
 def tap_overrides(name: str) -> list[type]:
     """The tap's classes that define `name` themselves."""
     return [cls for cls in (GongStream, PageChildStream, TapGong) if name in vars(cls)]
