@@ -12,19 +12,26 @@ workers start the first windows of the stream synced next: the last window's pag
 come one after the other, and would otherwise leave the allowance unused at the end
 of every stream. That stream reads them when its turn comes if they are still the
 windows it plans (else they are dropped); a fault in them is its own, raised when it
-reads them, unless it is about the whole run (the quota, the credentials). With no next stream to
-feed, the pacer serves a stream's last windows evenly, so that they end together.
+reads them, unless it is about the whole run (the quota, the credentials). With no next
+stream to feed, the pacer serves a stream's last windows evenly, so that they end together.
+
+A page child's requests for a page (call_transcripts: one per page of call_details) are
+made by the worker that fetched the page, right after it, and handed on with it
+(`FetchedPage`): the main thread never waits on a request of its own while workers
+could have made it.
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 import requests
 
@@ -32,7 +39,39 @@ from tap_gong.errors import RUN_FAULTS
 from tap_gong.pacing import RequestPacer
 
 Window = dict[str, str]
-FetchAnswers = Callable[[Window], Iterable[requests.Response]]
+#: A page child's answers for one page, by its request's context (`context_key`): the
+#: answers of each request, or the fault that ended it (raised when the child asks).
+ChildAnswers = dict[str, list[requests.Response] | Exception]
+
+
+@dataclass
+class FetchedPage:
+    """One page of a window as a worker fetched it, with its page children's answers."""
+
+    answer: requests.Response
+    #: Each page child's answers for this page, by the child's name.
+    children: dict[str, ChildAnswers] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """The bytes of its answers: what it holds of `BYTES_AHEAD`."""
+        return len(self.answer.content) + sum(
+            len(answer.content)
+            for answers in self.children.values()
+            for fetched in answers.values()
+            if isinstance(fetched, list)
+            for answer in fetched
+        )
+
+
+FetchAnswers = Callable[[Window], Iterable[FetchedPage]]
+
+
+def context_key(context: Mapping[str, Any] | None) -> str:
+    """A request's context as a key of `ChildAnswers`: equal contexts, equal keys."""
+    return json.dumps(context, sort_keys=True, default=str)
+
+
 # Bytes of answers fetched ahead of the main thread, all windows together. The main
 # thread reads the oldest window at one page per answer's latency while the others fetch
 # theirs: a window of many pages needs room for them, or its worker idles. About 160
@@ -144,20 +183,20 @@ class FetchedWindow:
         self.decides = False
         self.waits_for_first = False
         self._buffer = buffer
-        self._answers: queue.SimpleQueue[requests.Response | BaseException | _WindowEnd] = (
+        self._answers: queue.SimpleQueue[FetchedPage | BaseException | _WindowEnd] = (
             queue.SimpleQueue()
         )
 
-    def put(self, item: requests.Response | BaseException | _WindowEnd) -> bool:
-        """Hand on an answer (or the window's end or fault); False once nobody reads any more."""
-        size = len(item.content) if isinstance(item, requests.Response) else 0
+    def put(self, item: FetchedPage | BaseException | _WindowEnd) -> bool:
+        """Hand on a page (or the window's end or fault); False once nobody reads any more."""
+        size = item.size if isinstance(item, FetchedPage) else 0
         if not self._buffer.take(self, size):
             return False
         self._answers.put(item)
         return True
 
-    def answers(self) -> Iterator[requests.Response]:
-        """The window's answers in page order.
+    def answers(self) -> Iterator[FetchedPage]:
+        """The window's pages in order.
 
         Raises:
             BaseException: what stopped the window's worker, once its earlier pages are read.
@@ -165,7 +204,7 @@ class FetchedWindow:
         while not isinstance(item := self._answers.get(), _WindowEnd):
             if isinstance(item, BaseException):
                 raise item
-            self._buffer.give_back(self, len(item.content))
+            self._buffer.give_back(self, item.size)
             yield item
 
 
@@ -304,9 +343,10 @@ class WindowFetcher:
                 continue
             self._pacer.rank_this_thread(fetched.rank)
             try:
-                for answer in owner.fetch_answers(fetched.window):
-                    fetched.has_data = fetched.has_data or answer.status_code == HTTPStatus.OK
-                    if not fetched.put(answer):
+                for page in owner.fetch_answers(fetched.window):
+                    ok = page.answer.status_code == HTTPStatus.OK
+                    fetched.has_data = fetched.has_data or ok
+                    if not fetched.put(page):
                         break
                 else:
                     fetched.put(WINDOW_END)

@@ -26,7 +26,7 @@ from typing_extensions import override
 
 from gong_sandbox import GongSandbox, RequestLogEntry
 from tap_gong.errors import GongQuotaExhausted, GongRequestRejected
-from tap_gong.fetching import StreamWindows, Window, WindowFetcher
+from tap_gong.fetching import FetchedPage, StreamWindows, Window, WindowFetcher
 from tap_gong.pacing import RequestPacer
 from tests.support import (
     FakeClock,
@@ -303,15 +303,13 @@ def test_a_fatal_fault_in_a_later_window_stops_the_requests_of_older_windows_too
     pacer = RequestPacer(rate=100)
     quota = GongQuotaExhausted("Gong's API quota is spent")
 
-    def pages(window: Window) -> Iterator[requests.Response]:
+    def pages(window: Window) -> Iterator[FetchedPage]:
         for _ in range(5):
             pacer.wait_turn()
             if window["name"] == "later":
                 raise quota
             time.sleep(0.1)  # the answer's latency
-            page = requests.Response()
-            page._content = b"{}"
-            yield page
+            yield answer("{}")
 
     fetcher = WindowFetcher(pacer, workers=2)
     read: list[str] = []
@@ -388,10 +386,10 @@ def test_stats_days_are_fetched_while_the_last_calls_pages_come_in(tmp_path: Pat
         assert summaries == {"calls": len(calls), "interaction_stats": len(stats)}
 
 
-def answer(text: str) -> requests.Response:
+def answer(text: str) -> FetchedPage:
     page = requests.Response()
     page._content = text.encode()
-    return page
+    return FetchedPage(page)
 
 
 def read_answers(
@@ -401,7 +399,7 @@ def read_answers(
 ) -> list[str]:
     """What the main thread reads of one stream: its answers' texts, in order."""
     in_order = fetcher.in_order(stream, lambda _: iter(()), synced_next)
-    return [a.content.decode() for fetched in in_order for a in fetched.answers()]
+    return [p.answer.content.decode() for fetched in in_order for p in fetched.answers()]
 
 
 def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_plan_changed() -> (
@@ -410,7 +408,7 @@ def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_
     pacer = RequestPacer(rate=100)
     fetches: Counter[str] = Counter()
 
-    def pages(window: Window) -> Iterator[requests.Response]:
+    def pages(window: Window) -> Iterator[FetchedPage]:
         for page in range(3):
             pacer.wait_turn()
             fetches[window["name"]] += 1
@@ -440,13 +438,13 @@ def test_a_fault_in_the_next_streams_windows_fetched_ahead_waits_for_that_stream
     rejected = GongRequestRejected("stats", "Gong answered 400")
     faulted = threading.Event()
 
-    def calls_pages(window: Window) -> Iterator[requests.Response]:
+    def calls_pages(window: Window) -> Iterator[FetchedPage]:
         for page in range(5):
             pacer.wait_turn()
             faulted.wait(1)  # the next stream's fault comes first
             yield answer(f"{window['name']}/{page}")
 
-    def stats_pages(window: Window) -> Iterator[requests.Response]:
+    def stats_pages(window: Window) -> Iterator[FetchedPage]:
         pacer.wait_turn()
         faulted.set()
         raise rejected
@@ -528,7 +526,7 @@ class RecordingPacer(RequestPacer):
 def test_a_streams_windows_progress_evenly_once_all_are_started_before_the_next_streams() -> None:
     pacer = RecordingPacer()
 
-    def pages(window: Window) -> Iterator[requests.Response]:
+    def pages(window: Window) -> Iterator[FetchedPage]:
         pacer.wait_turn()
         yield answer(window["name"])
 

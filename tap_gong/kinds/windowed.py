@@ -13,7 +13,7 @@ from typing_extensions import override
 
 from tap_gong import sdk_seams, state
 from tap_gong.errors import GongStateError
-from tap_gong.fetching import FetchedWindow, StreamWindows, Window
+from tap_gong.fetching import FetchAnswers, FetchedPage, FetchedWindow, StreamWindows, Window
 from tap_gong.kinds.base import GongStream
 from tap_gong.kinds.page_child import PageChildStream
 from tap_gong.late_data import LATE_DATA, LateDataRereads
@@ -181,9 +181,21 @@ class WindowedStream(GongStream):
         return StreamWindows(
             self.name,
             self.request_share.windows(windows),
-            self.fetch_answers,
+            self.fetch_pages(),
             first_decides=self.probes_empty_history(),
         )
+
+    def fetch_pages(self) -> FetchAnswers:
+        """How a worker fetches a window: each page, then its page children's requests
+        (the children chosen here, on the main thread)."""
+        children = self.page_children()
+
+        def pages(window: Window) -> Iterator[FetchedPage]:
+            for answer in self.fetch_answers(window):
+                for_children = {child.name: child.answers_for_page(answer) for child in children}
+                yield FetchedPage(answer, {name: got for name, got in for_children.items() if got})
+
+        return pages
 
     def windows_synced_next(self) -> StreamWindows | None:
         """The windows of the windowed stream synced after this one, if any.
@@ -203,8 +215,10 @@ class WindowedStream(GongStream):
         if fetched is None or context != fetched.window:
             yield from super().request_records(context)
             return
-        for answer in fetched.answers():
-            yield from self.parse_response(answer)
+        for page in fetched.answers():
+            for child in self.page_children():
+                child.answers_ahead = page.children.get(child.name, {})
+            yield from self.parse_response(page.answer)
 
     #: What a window is called in progress lines.
     window_unit = "windows"
