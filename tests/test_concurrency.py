@@ -27,6 +27,7 @@ from typing_extensions import override
 from gong_sandbox import GongSandbox, RequestLogEntry
 from tap_gong.errors import GongQuotaExhausted, GongRequestRejected
 from tap_gong.fetching import FetchedPage, StreamWindows, Window, WindowFetcher
+from tap_gong.kinds.base import GongStream
 from tap_gong.pacing import RequestPacer
 from tests.support import (
     FakeClock,
@@ -36,7 +37,9 @@ from tests.support import (
     run_tap,
     sandbox_settings,
     start_tap,
+    sync_in_process,
     tap_config,
+    tap_in_process,
 )
 
 IN_FLIGHT = 4
@@ -538,3 +541,71 @@ def test_a_streams_windows_progress_evenly_once_all_are_started_before_the_next_
     # Ranks 1-5: w0..w2 are read while w3 and w4 are still to start; w3 and w4 after, with
     # the calls windows (up to rank 5) served evenly, before stats' s0 (rank 6).
     assert pacer.even_while_reading == [None, None, None, 5, 5]
+
+
+@contextmanager
+def requests_by_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[str]]]:
+    """The stream of each request a run makes, in order, by the thread that made it."""
+    made: dict[str, list[str]] = {}
+    taking_turn = GongStream._take_turn
+
+    def take_turn(stream: GongStream) -> None:
+        taking_turn(stream)
+        made.setdefault(threading.current_thread().name, []).append(stream.name)
+
+    monkeypatch.setattr(GongStream, "_take_turn", take_turn)
+    yield made
+
+
+def call_family_messages(sandbox: GongSandbox, in_flight: int) -> list[dict]:
+    config = tap_config(sandbox, max_concurrent_requests=in_flight, lookback_window_days=0)
+    return sync_in_process(tap_in_process(config, streams=CALL_FAMILY))
+
+
+def test_a_pages_transcript_request_is_made_right_after_it_by_the_worker_that_fetched_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with (
+        GongSandbox(sandbox_settings(days=10, calls=300, page_size=20)) as sandbox,
+        requests_by_thread(monkeypatch) as made,
+    ):
+        call_family_messages(sandbox, IN_FLIGHT)
+
+    # The main thread, reading call_details' windows, waited on no request of its own.
+    assert "MainThread" not in made
+    assert all(thread.startswith("gong-fetch-") for thread in made)
+    transcripts = 0
+    for streams in made.values():
+        for before, stream in itertools.pairwise(["", *streams]):
+            if stream == "call_transcripts":
+                assert before == "call_details"  # its page, on the same thread
+                transcripts += 1
+    assert transcripts == len([r for r in sandbox.requests if r.path == "/v2/calls/transcript"])
+    assert transcripts >= math.ceil(300 / 20)
+
+
+def test_page_children_emit_the_same_records_whether_workers_or_the_main_thread_request() -> None:
+    with GongSandbox(sandbox_settings(days=10, calls=300, page_size=20)) as sandbox:
+        one_in_flight = call_family_messages(sandbox, 1)
+        several = call_family_messages(sandbox, IN_FLIGHT)
+        start = instant(tap_config(sandbox)["start_date"])
+
+        def records(messages: list[dict], stream: str) -> list[str]:
+            return sorted(
+                json.dumps(m["record"], sort_keys=True)
+                for m in messages
+                if m["type"] == "RECORD" and m["stream"] == stream
+            )
+
+        for stream in CALL_FAMILY:
+            assert records(several, stream) == records(one_in_flight, stream), stream
+        assert records(several, "call_transcripts")
+        # A page's transcripts come out before call_details commits the window holding it.
+        arrived: set[str] = set()
+        for message in several:
+            if message["type"] == "RECORD" and message["stream"] == "call_transcripts":
+                arrived.add(message["record"]["callId"])
+            bookmarks = message["value"].get("bookmarks", {}) if message["type"] == "STATE" else {}
+            if bookmark := bookmarks.get("call_details", {}).get("replication_key_value"):
+                transcribed = sandbox.transcripts(start, instant(bookmark))
+                assert {t["callId"] for t in transcribed} <= arrived, bookmark
