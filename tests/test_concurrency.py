@@ -319,7 +319,7 @@ def test_a_fatal_fault_in_a_later_window_stops_the_requests_of_older_windows_too
 
     def read_in_order() -> None:
         stream = StreamWindows("calls", iter([{"name": "older"}, {"name": "later"}]), pages)
-        for fetched in fetcher.in_order(stream, lambda _: iter(()), lambda: None):
+        for fetched in fetcher.in_order(stream, lambda _: iter(()), lambda: iter(())):
             read.extend(fetched.window["name"] for _ in fetched.answers())
 
     with pytest.raises(GongQuotaExhausted):
@@ -398,10 +398,10 @@ def answer(text: str) -> FetchedPage:
 def read_answers(
     fetcher: WindowFetcher,
     stream: StreamWindows,
-    synced_next: Callable[[], StreamWindows | None],
+    *synced_next: StreamWindows,
 ) -> list[str]:
-    """What the main thread reads of one stream: its answers' texts, in order."""
-    in_order = fetcher.in_order(stream, lambda _: iter(()), synced_next)
+    """What the main thread reads of one stream (`synced_next` after it): its answers' texts."""
+    in_order = fetcher.in_order(stream, lambda _: iter(()), lambda: iter(synced_next))
     return [p.answer.content.decode() for fetched in in_order for p in fetched.answers()]
 
 
@@ -423,12 +423,10 @@ def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_
 
     fetcher = WindowFetcher(pacer, workers=3)
     planned_ahead = StreamWindows("stats", windows("s1", "s2", "s3"), pages)
-    calls = read_answers(
-        fetcher, StreamWindows("calls", windows("c1"), pages), lambda: planned_ahead
-    )
+    calls = read_answers(fetcher, StreamWindows("calls", windows("c1"), pages), planned_ahead)
     ahead = sum(fetches[name] for name in ("s1", "s2", "s3"))
     # Its turn: s2 is no longer planned (its answers are dropped), s3 is planned after s1.
-    stats = read_answers(fetcher, StreamWindows("stats", windows("s1", "s3"), pages), lambda: None)
+    stats = read_answers(fetcher, StreamWindows("stats", windows("s1", "s3"), pages))
 
     assert calls == ["c1/0", "c1/1", "c1/2"]
     assert ahead > 0  # fetched while calls were read
@@ -456,13 +454,13 @@ def test_a_fault_in_the_next_streams_windows_fetched_ahead_waits_for_that_stream
     stats = StreamWindows("stats", iter([{"name": "s1"}]), stats_pages)
     calls = StreamWindows("calls", iter([{"name": "c1"}]), calls_pages)
 
-    calls_read = read_answers(fetcher, calls, lambda: stats)
+    calls_read = read_answers(fetcher, calls, stats)
     assert faulted.is_set()
     assert calls_read == [f"c1/{page}" for page in range(5)]  # not stopped by it
 
     stats = StreamWindows("stats", iter([{"name": "s1"}]), stats_pages)
     with pytest.raises(GongRequestRejected):
-        read_answers(fetcher, stats, lambda: None)
+        read_answers(fetcher, stats)
 
 
 def test_in_a_tail_the_window_with_fewest_requests_goes_first_then_the_next_streams() -> None:
@@ -536,7 +534,7 @@ def test_a_streams_windows_progress_evenly_once_all_are_started_before_the_next_
     fetcher = WindowFetcher(pacer, workers=2)
     stream = StreamWindows("calls", iter([{"name": f"w{n}"} for n in range(5)]), pages)
     following = StreamWindows("stats", iter([{"name": "s0"}]), pages)
-    read_answers(fetcher, stream, lambda: following)
+    read_answers(fetcher, stream, following)
 
     # Ranks 1-5: w0..w2 are read while w3 and w4 are still to start; w3 and w4 after, with
     # the calls windows (up to rank 5) served evenly, before stats' s0 (rank 6).
@@ -609,3 +607,23 @@ def test_page_children_emit_the_same_records_whether_workers_or_the_main_thread_
             if bookmark := bookmarks.get("call_details", {}).get("replication_key_value"):
                 transcribed = sandbox.transcripts(start, instant(bookmark))
                 assert {t["callId"] for t in transcribed} <= arrived, bookmark
+
+
+def test_a_list_read_whole_is_fetched_by_a_worker_as_the_stream_before_it_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with (
+        GongSandbox(sandbox_settings(days=10, calls=300, page_size=20)) as sandbox,
+        requests_by_thread(monkeypatch) as made,
+    ):
+        config = tap_config(sandbox, max_concurrent_requests=IN_FLIGHT)
+        messages = sync_in_process(tap_in_process(config, streams=("calls", "scorecards", "users")))
+
+    # Not one request on the main thread: the lists' came with the calls' last windows.
+    assert "MainThread" not in made
+    lists = [stream for streams in made.values() for stream in streams if stream != "calls"]
+    assert sorted(lists) == ["scorecards", "users"]
+    users = [
+        m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == "users"
+    ]
+    assert sorted(users) == sorted(user["id"] for user in sandbox.users())

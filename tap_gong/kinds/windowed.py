@@ -13,7 +13,7 @@ from typing_extensions import override
 
 from tap_gong import sdk_seams, state
 from tap_gong.errors import GongStateError
-from tap_gong.fetching import FetchAnswers, FetchedPage, FetchedWindow, StreamWindows, Window
+from tap_gong.fetching import StreamWindows, Window
 from tap_gong.kinds.base import GongStream
 from tap_gong.kinds.page_child import PageChildStream
 from tap_gong.late_data import LATE_DATA, LateDataRereads
@@ -22,10 +22,7 @@ from tap_gong.reconcile import Reconciliation
 from tap_gong.request_estimate import RequestEstimate
 
 if TYPE_CHECKING:
-    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
-
-    from tap_gong.access import GongRun
 
 
 def first_value(window: Window) -> str:
@@ -46,11 +43,6 @@ class WindowedStream(GongStream):
 
     # Gong does not order records inside a range: the bookmark moves per finished window.
     is_sorted = False
-
-    def __init__(self, tap: Tap, run: GongRun) -> None:
-        super().__init__(tap, run)
-        #: The window whose answers workers fetched, while the main thread reads it.
-        self.fetched_window: FetchedWindow | None = None
 
     def windows(self) -> Iterator[Window]:
         """The windows still to extract in this run, oldest first."""
@@ -162,7 +154,7 @@ class WindowedStream(GongStream):
         fetched_in_order = self.run.fetcher.in_order(
             self.windows_to_fetch(),
             lambda after: self.request_share.windows(self.more_windows(after)),
-            self.windows_synced_next,
+            self.streams_fetched_next,
         )
         for fetched in fetched_in_order:
             self.fetched_window = fetched
@@ -171,8 +163,8 @@ class WindowedStream(GongStream):
             finally:
                 self.fetched_window = None
 
+    @override
     def windows_to_fetch(self) -> StreamWindows:
-        """This stream's windows, for the run's workers to fetch (on the main thread)."""
         windows = self.windows()
         if (first := next(windows, None)) is not None:
             # Built here, not raced for by workers: the authenticator, content selectors.
@@ -184,41 +176,6 @@ class WindowedStream(GongStream):
             self.fetch_pages(),
             first_decides=self.probes_empty_history(),
         )
-
-    def fetch_pages(self) -> FetchAnswers:
-        """How a worker fetches a window: each page, then its page children's requests
-        (the children chosen here, on the main thread)."""
-        children = self.page_children()
-
-        def pages(window: Window) -> Iterator[FetchedPage]:
-            for answer in self.fetch_answers(window):
-                for_children = {child.name: child.answers_for_page(answer) for child in children}
-                yield FetchedPage(answer, {name: got for name, got in for_children.items() if got})
-
-        return pages
-
-    def windows_synced_next(self) -> StreamWindows | None:
-        """The windows of the windowed stream synced after this one, if any.
-
-        Workers start that stream's first windows as this one ends; not with a request
-        budget, whose share for that stream is known only once this one is done.
-        """
-        if self.settings.max_requests_per_run is not None:
-            return None
-        later = self.streams_synced_from_here()[1:]
-        following = next((s for s in later if isinstance(s, WindowedStream)), None)
-        return following.windows_to_fetch() if following is not None else None
-
-    @override
-    def request_records(self, context: Context | None) -> Iterable[dict]:
-        fetched = self.fetched_window
-        if fetched is None or context != fetched.window:
-            yield from super().request_records(context)
-            return
-        for page in fetched.answers():
-            for child in self.page_children():
-                child.answers_ahead = page.children.get(child.name, {})
-            yield from self.parse_response(page.answer)
 
     #: What a window is called in progress lines.
     window_unit = "windows"
