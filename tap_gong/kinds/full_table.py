@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
+from tap_gong import sdk_seams
 from tap_gong.fetching import StreamWindows, Window
 from tap_gong.kinds.base import GongStream
 from tap_gong.progress import StreamProgress
@@ -58,4 +59,6 @@ class FullTableStream(GongStream):
         settings = self.settings
         if settings.max_concurrent_requests == 1 or settings.max_requests_per_run is not None:
             return None
+        # Built here, not raced for by workers: the authenticator (as a windowed stream's).
+        sdk_seams.prepare_request(self, WHOLE_LIST, self.get_new_paginator())
         return StreamWindows(self.name, iter([dict(WHOLE_LIST)]), self.fetch_pages())
