@@ -97,7 +97,8 @@ class _CallsPage(msgspec.Struct):
 
 
 def call_ids(response: requests.Response) -> list[Any] | None:
-    """The `metaData.id` of each call of a page of calls, in order; None if it is not one.
+    """The `metaData.id` of each call of a page of call details (the id `call_id_and_start`
+    in streams.py reads from a decoded call), in order; None if it is not such a page.
 
     Workers call this on pages the main thread reads later: only the ids are decoded, as
     `next_cursor` decodes only the cursor, so that the page waits as bytes.
