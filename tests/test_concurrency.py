@@ -627,3 +627,31 @@ def test_a_list_read_whole_is_fetched_by_a_worker_as_the_stream_before_it_ends(
         m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == "users"
     ]
     assert sorted(users) == sorted(user["id"] for user in sandbox.users())
+
+
+def test_a_transcript_refusal_a_worker_met_ends_the_call_family_where_the_main_thread_would(
+    tmp_path: Path,
+) -> None:
+    refused = sandbox_settings(
+        days=10, calls=300, page_size=20, withheld_scopes=frozenset({"api:calls:read:transcript"})
+    )
+
+    def outcome(in_flight: int) -> tuple[int, Counter[str], Any, str]:
+        # Windows of a day either way: the same first page.
+        settings = {"max_concurrent_requests": in_flight, "calls_window_days": 1}
+        run = run_tap(tap_config(sandbox, **settings), tmp_path, streams=CALL_FAMILY)
+        records = Counter(m["stream"] for m in run.messages if m["type"] == "RECORD")
+        states = [m["value"]["bookmarks"] for m in run.messages if m["type"] == "STATE"]
+        failed = next(line for line in run.stderr.splitlines() if "failed: Gong refused" in line)
+        bookmark = states[-1].get("call_details", {}).get("replication_key_value")
+        return run.returncode, records, bookmark, failed.split(" | ")[-1]
+
+    with GongSandbox(refused) as sandbox:
+        one_in_flight, several = outcome(1), outcome(IN_FLIGHT)
+
+    # The first page's transcripts are refused: its participants out, no call_details
+    # record, no bookmark, the same line.
+    assert several == one_in_flight
+    assert several[0] == 1
+    assert set(several[1]) == {"call_participants"}
+    assert several[2] is None
