@@ -5,10 +5,13 @@
     python benchmarks/latency_sweep.py --scale quick     # small numbers (~80 s)
     python benchmarks/latency_sweep.py --latencies 0 1   # only these latencies
     python benchmarks/latency_sweep.py --max-concurrent-requests 8   # that many in flight
+    python benchmarks/latency_sweep.py --mix six-datasets   # every call stream and more (~6 min)
 
-(1) A backfill of both streams, once per answer latency, against the sandbox enforcing
-Gong's 3 requests per rolling second. The share of the allowance used is requests /
-(wall time x 3): with one request in flight it cannot exceed 1 / (3 x latency), and
+(1) A backfill of both streams (calls, interaction_stats), or of the six datasets of
+`--mix six-datasets` (calls, call_details, call_transcripts, users, scorecards,
+answered_scorecards over 3,000 calls in 30 days), once per answer latency, against the
+sandbox enforcing Gong's 3 requests per rolling second. The share of the allowance used
+is requests / (wall time x 3): with one request in flight it cannot exceed 1 / (3 x latency), and
 several requests in flight are what would raise it. "tightest 4 arrivals" is the shortest
 time any 4 consecutive requests took to reach the sandbox: under a second is a 429, and
 what it has over a second is the margin left against jitter.
@@ -55,6 +58,19 @@ from tap_gong.windows import parse_instant
 STATS_PATH = "/v2/stats/interaction"
 # The tap's other streams would add requests the minimum below does not count.
 SWEPT_STREAMS = ("calls", "interaction_stats")
+# A company's usual selection, every call stream among them (issue 24, item 2).
+SIX_DATASETS = (
+    "calls",
+    "call_details",
+    "call_transcripts",
+    "users",
+    "scorecards",
+    "answered_scorecards",
+)
+# Per page of calls: the /v2/calls list, /v2/calls/extensive and its transcript request.
+CALL_ENDPOINTS_IN_SIX = 3
+# users and scorecards: a page each.
+LISTS_IN_SIX = 2
 DEFAULT_LATENCIES = (0.0, 0.3, 1.0, 2.0)
 EMPTY_HISTORY = dt.timedelta(days=400)
 
@@ -73,6 +89,12 @@ SCALES = {
     # weigh on it as on a real backfill, not five times as much as on two months.
     "year": Scale(calls=36_000, days=365),
     "quick": Scale(calls=1_000, days=10),
+    "six-datasets": Scale(calls=3_000, days=30),
+}
+# What each --mix selects, and its scale unless --scale says otherwise.
+MIXES = {
+    "two-streams": (SWEPT_STREAMS, "two-months"),
+    "six-datasets": (SIX_DATASETS, "six-datasets"),
 }
 
 
@@ -113,6 +135,10 @@ def minimum_requests(sandbox: GongSandbox, config: dict, streams: tuple[str, ...
     """
     start = parse_instant(config["start_date"])
     calls = pages(len(sandbox.calls(start, parse_instant(config["end_date"]))))
+    if streams == SIX_DATASETS:
+        # Every review since the first company day in one filter.
+        reviews = sandbox.answered_scorecards(review_from=start.date())
+        return CALL_ENDPOINTS_IN_SIX * calls + LISTS_IN_SIX + pages(len(reviews))
     if "interaction_stats" not in streams:
         return calls
     return calls + days_between(start.date(), sandbox.company_today())
@@ -150,7 +176,7 @@ def sweep_row(
         extra_share(counters["requests"], minimum_requests(sandbox, config, streams)),
         f"{counters['requests'] / allowance:.0%}",
         f"{one_in_flight:.0%}",
-        str(counters["429"]),
+        f"{counters['429']} ({counters['429'] / counters['requests'] * 100:.1f})",
         f"{tightest:.3f} s",
         f"{run.max_rss_mb:.0f} MB",
         f"{run.records:,}",
@@ -201,10 +227,15 @@ def empty_history_rows(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
+        "--mix",
+        choices=MIXES,
+        default="two-streams",
+        help="the streams selected (default: calls and interaction_stats)",
+    )
+    parser.add_argument(
         "--scale",
         choices=SCALES,
-        default="two-months",
-        help="the backfill's size (default: two-months; quick: a smoke run)",
+        help="the backfill's size (default: the mix's own; quick: a smoke run)",
     )
     parser.add_argument(
         "--latencies",
@@ -231,11 +262,13 @@ def main() -> None:
         if args.max_concurrent_requests
         else {}
     )
-    scale = SCALES[args.scale]
-    streams = ("calls",) if args.calls_only else SWEPT_STREAMS
+    streams, scale_name = MIXES[args.mix]
+    scale_name = args.scale or scale_name
+    scale = SCALES[scale_name]
+    streams = ("calls",) if args.calls_only else streams
     settings = SandboxSettings(calls=scale.calls, days=scale.days, now=SANDBOX_NOW)
     print(
-        f"tap-gong latency sweep ({args.scale}, {', '.join(streams)}, "
+        f"tap-gong latency sweep ({scale_name}, {', '.join(streams)}, "
         f"{tap_settings or 'default settings'}): {machine()}",
         flush=True,
     )
@@ -253,13 +286,13 @@ def main() -> None:
                 "requests / minimum",
                 "allowance used",
                 "1-in-flight ceiling",
-                "429s",
+                "429s (per 100 requests)",
                 "tightest 4 arrivals",
                 "peak RSS",
                 "records",
             )
             print(markdown_table(header, rows), flush=True)
-            if args.calls_only:
+            if "interaction_stats" not in streams:
                 return
             print("\n(2) long empty history, unpaced (request counts only)")
             catalog = swept_streams_catalog(tap_config(sandbox), streams)

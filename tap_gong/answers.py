@@ -84,6 +84,34 @@ def gong_body(response: requests.Response) -> dict[str, Any]:
     return body
 
 
+class _CallMetaData(msgspec.Struct):
+    id: Any = None
+
+
+class _Call(msgspec.Struct):
+    metaData: _CallMetaData | None = None  # Gong's name
+
+
+class _CallsPage(msgspec.Struct):
+    calls: list[_Call] | None = None
+
+
+def call_ids(response: requests.Response) -> list[Any] | None:
+    """The `metaData.id` of each call of a page of call details (the id `call_id_and_start`
+    in streams.py reads from a decoded call), in order; None if it is not such a page.
+
+    Workers call this on pages the main thread reads later: only the ids are decoded, as
+    `next_cursor` decodes only the cursor, so that the page waits as bytes.
+    """
+    if is_no_data(response):
+        return []
+    try:
+        page = msgspec.json.decode(response.content, type=_CallsPage)
+    except msgspec.DecodeError:
+        return None
+    return [call.metaData.id if call.metaData else None for call in page.calls or ()]
+
+
 def next_cursor(response: requests.Response) -> str | None:
     """The cursor for the next page; Gong sends one only while records remain.
 

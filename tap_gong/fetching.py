@@ -8,23 +8,32 @@ window's queue. The main thread reads the windows in order and does everything e
 records are not all out. Answers fetched and not yet read hold at most BYTES_AHEAD.
 
 One fetcher serves the whole run. Once a stream has started all its windows, idle
-workers start the first windows of the stream synced next: the last window's pages
-come one after the other, and would otherwise leave the allowance unused at the end
-of every stream. That stream reads them when its turn comes if they are still the
-windows it plans (else they are dropped); a fault in them is its own, raised when it
-reads them, unless it is about the whole run (the quota, the credentials). With no next stream to
-feed, the pacer serves a stream's last windows evenly, so that they end together.
+workers start the first windows of the streams synced next (the next one's, then, once
+all of its are started, the one after it: a list read whole is one window): the last
+window's pages come one after the other, and would otherwise leave the allowance unused
+at the end of every stream. Each stream reads them when its turn comes if they are
+still the windows it plans (else they are dropped); a fault in them is its own, raised
+when it reads them, unless it is about the whole run (the quota, the credentials). With
+no next stream to feed, the pacer serves a stream's last windows evenly, so that they
+end together.
+
+A page child's requests for a page (call_transcripts: one per page of call_details) are
+made by the worker that fetched the page, right after it, and handed on with it
+(`FetchedPage`): the main thread never waits on a request of its own while workers
+could have made it.
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 import requests
 
@@ -32,7 +41,39 @@ from tap_gong.errors import RUN_FAULTS
 from tap_gong.pacing import RequestPacer
 
 Window = dict[str, str]
-FetchAnswers = Callable[[Window], Iterable[requests.Response]]
+#: A page child's answers for one page, by its request's context (`context_key`): the
+#: answers of each request, or the fault that ended it (raised when the child asks).
+ChildAnswers = dict[str, list[requests.Response] | Exception]
+
+
+@dataclass
+class FetchedPage:
+    """One page of a window as a worker fetched it, with its page children's answers."""
+
+    answer: requests.Response
+    #: Each page child's answers for this page, by the child's name.
+    children: dict[str, ChildAnswers] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """The bytes of its answers: what it holds of `BYTES_AHEAD`."""
+        return len(self.answer.content) + sum(
+            len(answer.content)
+            for answers in self.children.values()
+            for fetched in answers.values()
+            if isinstance(fetched, list)
+            for answer in fetched
+        )
+
+
+FetchAnswers = Callable[[Window], Iterable[FetchedPage]]
+
+
+def context_key(context: Mapping[str, Any] | None) -> str:
+    """A request's context as a key of `ChildAnswers`: equal contexts, equal keys."""
+    return json.dumps(context, sort_keys=True, default=str)
+
+
 # Bytes of answers fetched ahead of the main thread, all windows together. The main
 # thread reads the oldest window at one page per answer's latency while the others fetch
 # theirs: a window of many pages needs room for them, or its worker idles. About 160
@@ -41,7 +82,7 @@ BYTES_AHEAD = 16 * 1024 * 1024
 # Worker threads a run may have (max_concurrent_requests): at Gong's 3 per second, 32
 # keep up with answers of 10 s; more would only be threads waiting for the pacer.
 MAX_CONCURRENT_REQUESTS = 32
-# Windows per worker of the stream synced next started while the one read ends: enough
+# Windows per worker of the streams synced next started while the one read ends: enough
 # to keep workers busy through its last window's pages (one after the other).
 AHEAD_PER_WORKER = 8
 # How often a blocked worker looks whether its window is still wanted.
@@ -120,6 +161,8 @@ class StreamFetch:
         self.failed = threading.Event()
         #: The rank of its latest window started.
         self.last_rank = 0
+        #: Set once every window of it planned is started (while fetched ahead).
+        self.all_started = False
 
     def drop(self, windows: Iterable[FetchedWindow]) -> None:
         """Nobody reads these windows: their workers stop at their next answer."""
@@ -144,20 +187,20 @@ class FetchedWindow:
         self.decides = False
         self.waits_for_first = False
         self._buffer = buffer
-        self._answers: queue.SimpleQueue[requests.Response | BaseException | _WindowEnd] = (
+        self._answers: queue.SimpleQueue[FetchedPage | BaseException | _WindowEnd] = (
             queue.SimpleQueue()
         )
 
-    def put(self, item: requests.Response | BaseException | _WindowEnd) -> bool:
-        """Hand on an answer (or the window's end or fault); False once nobody reads any more."""
-        size = len(item.content) if isinstance(item, requests.Response) else 0
+    def put(self, item: FetchedPage | BaseException | _WindowEnd) -> bool:
+        """Hand on a page (or the window's end or fault); False once nobody reads any more."""
+        size = item.size if isinstance(item, FetchedPage) else 0
         if not self._buffer.take(self, size):
             return False
         self._answers.put(item)
         return True
 
-    def answers(self) -> Iterator[requests.Response]:
-        """The window's answers in page order.
+    def answers(self) -> Iterator[FetchedPage]:
+        """The window's pages in order.
 
         Raises:
             BaseException: what stopped the window's worker, once its earlier pages are read.
@@ -165,7 +208,7 @@ class FetchedWindow:
         while not isinstance(item := self._answers.get(), _WindowEnd):
             if isinstance(item, BaseException):
                 raise item
-            self._buffer.give_back(self, len(item.content))
+            self._buffer.give_back(self, item.size)
             yield item
 
 
@@ -179,33 +222,40 @@ class WindowFetcher:
         self._buffer = AnswerBuffer()
         self._ranks = itertools.count(1)
         self._threads: list[threading.Thread] = []
-        #: The windows of the stream synced next, started ahead of its turn.
-        self._ahead: tuple[StreamFetch, Iterator[Window]] | None = None
+        #: The streams synced next whose windows are started ahead of their turn, in turn.
+        self._ahead: collections.deque[tuple[StreamFetch, Iterator[Window]]] = collections.deque()
+        #: The streams synced after those, not started yet (None: not asked yet).
+        self._following: Iterator[StreamWindows] | None = None
 
     def in_order(
         self,
         stream: StreamWindows,
         more_windows: Callable[[Window], Iterator[Window]],
-        stream_synced_next: Callable[[], StreamWindows | None],
+        streams_synced_next: Callable[[], Iterator[StreamWindows]],
     ) -> Iterator[FetchedWindow]:
         """Each window of `stream` fetched ahead, yielded in order; the next once one is read.
 
         When its windows run out, `more_windows(last window)` is asked once every window
         yielded so far is read: what is left may depend on what they answered. Workers
-        with nothing of this stream to fetch start `stream_synced_next()`'s windows.
+        with nothing of this stream to fetch start the windows of `streams_synced_next()`,
+        the streams synced after it, in turn.
         """
         self._start_workers()
         fetch, windows = self._adopt(stream)
-        yield from self._started_in_order(fetch, windows, more_windows, stream_synced_next)
+        yield from self._started_in_order(fetch, windows, more_windows, streams_synced_next)
 
     def _adopt(self, stream: StreamWindows) -> tuple[StreamFetch, Iterator[Window]]:
         """The stream's fetch, with the windows started ahead that it still plans first."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is None:
+        if not self._ahead:
+            self._following = None
             return StreamFetch(stream), stream.windows
-        fetch, _ = ahead
+        fetch, _ = self._ahead.popleft()
         if fetch.stream != stream.stream:
-            fetch.drop(fetch.started)
+            # Not the order planned: nothing started ahead is read in turn.
+            for dropped in [fetch, *(ahead for ahead, _ in self._ahead)]:
+                dropped.drop(dropped.started)
+            self._ahead.clear()
+            self._following = None
             return StreamFetch(stream), stream.windows
         windows = stream.windows
         kept: collections.deque[FetchedWindow] = collections.deque()
@@ -225,7 +275,7 @@ class WindowFetcher:
         fetch: StreamFetch,
         windows: Iterator[Window],
         more_windows: Callable[[Window], Iterator[Window]],
-        stream_synced_next: Callable[[], StreamWindows | None],
+        streams_synced_next: Callable[[], Iterator[StreamWindows]],
     ) -> Iterator[FetchedWindow]:
         reading: list[FetchedWindow] = []
         # The next window to start, taken one early: the moment the last one is started
@@ -233,14 +283,18 @@ class WindowFetcher:
         pending = next(windows, None)
         try:
             while True:
-                while pending and len(fetch.started) < self._workers and not fetch.failed.is_set():
+                while (
+                    pending is not None
+                    and len(fetch.started) < self._workers
+                    and not fetch.failed.is_set()
+                ):
                     self._start(fetch, pending)
                     pending = next(windows, None)
                 if pending is None:
                     # The tail: its windows progress evenly, none is left to page alone
                     # at the end, and the next stream's first windows take what is left.
                     self._pacer.even_progress(fetch.last_rank)
-                    self._start_ahead(stream_synced_next)
+                    self._start_ahead(streams_synced_next)
                 else:
                     self._pacer.even_progress(None)
                 if not fetch.started:
@@ -259,21 +313,26 @@ class WindowFetcher:
             # Done, or stopped early: what it started and will not read stops fetching.
             fetch.drop([*reading, *fetch.started])
 
-    def _start_ahead(self, stream_synced_next: Callable[[], StreamWindows | None]) -> None:
-        """Queue the next stream's first windows for workers the stream being read leaves idle.
+    def _start_ahead(self, streams_synced_next: Callable[[], Iterator[StreamWindows]]) -> None:
+        """Queue the next streams' first windows for workers the stream being read leaves idle.
 
         Queued now, as the main thread cannot start more while it waits for the last
         answers of the stream being read.
         """
-        if self._ahead is None:
-            if (following := stream_synced_next()) is None:
-                return
-            self._ahead = (StreamFetch(following), following.windows)
-        fetch, windows = self._ahead
-        while len(fetch.started) < AHEAD_PER_WORKER * self._workers and not fetch.failed.is_set():
-            if (window := next(windows, None)) is None:
-                return
+        if self._following is None:
+            self._following = streams_synced_next()
+        started = sum(len(fetch.started) for fetch, _ in self._ahead)
+        while started < AHEAD_PER_WORKER * self._workers:
+            if not self._ahead or self._ahead[-1][0].all_started:
+                if (following := next(self._following, None)) is None:
+                    return
+                self._ahead.append((StreamFetch(following), following.windows))
+            fetch, windows = self._ahead[-1]
+            if fetch.failed.is_set() or (window := next(windows, None)) is None:
+                fetch.all_started = True
+                continue
             fetched = self._start(fetch, window)
+            started += 1
             if fetch.first_decides:
                 fetched.decides = len(fetch.started) == 1
                 fetched.waits_for_first = not fetched.decides
@@ -304,9 +363,10 @@ class WindowFetcher:
                 continue
             self._pacer.rank_this_thread(fetched.rank)
             try:
-                for answer in owner.fetch_answers(fetched.window):
-                    fetched.has_data = fetched.has_data or answer.status_code == HTTPStatus.OK
-                    if not fetched.put(answer):
+                for page in owner.fetch_answers(fetched.window):
+                    ok = page.answer.status_code == HTTPStatus.OK
+                    fetched.has_data = fetched.has_data or ok
+                    if not fetched.put(page):
                         break
                 else:
                     fetched.put(WINDOW_END)

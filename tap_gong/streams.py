@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import requests
 from typing_extensions import override
 
-from tap_gong.answers import gong_body, is_owner_without_engage
+from tap_gong.answers import call_ids, gong_body, is_owner_without_engage
 from tap_gong.errors import GongStateError
 from tap_gong.fetching import Window
 from tap_gong.kinds.base import GongStream
@@ -396,13 +396,19 @@ class CallTranscriptsStream(PageChildStream):
         started = dict(map(call_id_and_start, page))
         if not started:
             return
-        for item in self.request_records(None):
+        request = self.request_of_page([call_id for call_id, _ in map(call_id_and_start, page)])
+        for item in self.request_records(request):
             yield {**item, "started": started.get(item.get("callId"))}
 
     @override
-    def own_filter(self, context: Context | None) -> dict[str, Any]:
-        # The calls of the page at hand, by id.
-        return {"callIds": [call_id_and_start(call)[0] for call in self.page]}
+    def requests_for_answer(self, answer: requests.Response) -> list[Context] | None:
+        ids = call_ids(answer)
+        return None if ids is None else [self.request_of_page(ids)] if ids else []
+
+    @staticmethod
+    def request_of_page(ids: list[Any]) -> Context:
+        """The request's context (its filter) for a page of calls: the calls, by id."""
+        return {"callIds": ids}
 
 
 class CallCrmObjectsStream(PageChildStream):

@@ -26,7 +26,8 @@ from typing_extensions import override
 
 from gong_sandbox import GongSandbox, RequestLogEntry
 from tap_gong.errors import GongQuotaExhausted, GongRequestRejected
-from tap_gong.fetching import StreamWindows, Window, WindowFetcher
+from tap_gong.fetching import FetchedPage, StreamWindows, Window, WindowFetcher
+from tap_gong.kinds.base import GongStream
 from tap_gong.pacing import RequestPacer
 from tests.support import (
     FakeClock,
@@ -36,7 +37,9 @@ from tests.support import (
     run_tap,
     sandbox_settings,
     start_tap,
+    sync_in_process,
     tap_config,
+    tap_in_process,
 )
 
 IN_FLIGHT = 4
@@ -303,22 +306,20 @@ def test_a_fatal_fault_in_a_later_window_stops_the_requests_of_older_windows_too
     pacer = RequestPacer(rate=100)
     quota = GongQuotaExhausted("Gong's API quota is spent")
 
-    def pages(window: Window) -> Iterator[requests.Response]:
+    def pages(window: Window) -> Iterator[FetchedPage]:
         for _ in range(5):
             pacer.wait_turn()
             if window["name"] == "later":
                 raise quota
             time.sleep(0.1)  # the answer's latency
-            page = requests.Response()
-            page._content = b"{}"
-            yield page
+            yield answer("{}")
 
     fetcher = WindowFetcher(pacer, workers=2)
     read: list[str] = []
 
     def read_in_order() -> None:
         stream = StreamWindows("calls", iter([{"name": "older"}, {"name": "later"}]), pages)
-        for fetched in fetcher.in_order(stream, lambda _: iter(()), lambda: None):
+        for fetched in fetcher.in_order(stream, lambda _: iter(()), lambda: iter(())):
             read.extend(fetched.window["name"] for _ in fetched.answers())
 
     with pytest.raises(GongQuotaExhausted):
@@ -388,20 +389,20 @@ def test_stats_days_are_fetched_while_the_last_calls_pages_come_in(tmp_path: Pat
         assert summaries == {"calls": len(calls), "interaction_stats": len(stats)}
 
 
-def answer(text: str) -> requests.Response:
+def answer(text: str) -> FetchedPage:
     page = requests.Response()
     page._content = text.encode()
-    return page
+    return FetchedPage(page)
 
 
 def read_answers(
     fetcher: WindowFetcher,
     stream: StreamWindows,
-    synced_next: Callable[[], StreamWindows | None],
+    *synced_next: StreamWindows,
 ) -> list[str]:
-    """What the main thread reads of one stream: its answers' texts, in order."""
-    in_order = fetcher.in_order(stream, lambda _: iter(()), synced_next)
-    return [a.content.decode() for fetched in in_order for a in fetched.answers()]
+    """What the main thread reads of one stream (`synced_next` after it): its answers' texts."""
+    in_order = fetcher.in_order(stream, lambda _: iter(()), lambda: iter(synced_next))
+    return [p.answer.content.decode() for fetched in in_order for p in fetched.answers()]
 
 
 def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_plan_changed() -> (
@@ -410,7 +411,7 @@ def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_
     pacer = RequestPacer(rate=100)
     fetches: Counter[str] = Counter()
 
-    def pages(window: Window) -> Iterator[requests.Response]:
+    def pages(window: Window) -> Iterator[FetchedPage]:
         for page in range(3):
             pacer.wait_turn()
             fetches[window["name"]] += 1
@@ -422,12 +423,10 @@ def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_
 
     fetcher = WindowFetcher(pacer, workers=3)
     planned_ahead = StreamWindows("stats", windows("s1", "s2", "s3"), pages)
-    calls = read_answers(
-        fetcher, StreamWindows("calls", windows("c1"), pages), lambda: planned_ahead
-    )
+    calls = read_answers(fetcher, StreamWindows("calls", windows("c1"), pages), planned_ahead)
     ahead = sum(fetches[name] for name in ("s1", "s2", "s3"))
     # Its turn: s2 is no longer planned (its answers are dropped), s3 is planned after s1.
-    stats = read_answers(fetcher, StreamWindows("stats", windows("s1", "s3"), pages), lambda: None)
+    stats = read_answers(fetcher, StreamWindows("stats", windows("s1", "s3"), pages))
 
     assert calls == ["c1/0", "c1/1", "c1/2"]
     assert ahead > 0  # fetched while calls were read
@@ -440,13 +439,13 @@ def test_a_fault_in_the_next_streams_windows_fetched_ahead_waits_for_that_stream
     rejected = GongRequestRejected("stats", "Gong answered 400")
     faulted = threading.Event()
 
-    def calls_pages(window: Window) -> Iterator[requests.Response]:
+    def calls_pages(window: Window) -> Iterator[FetchedPage]:
         for page in range(5):
             pacer.wait_turn()
             faulted.wait(1)  # the next stream's fault comes first
             yield answer(f"{window['name']}/{page}")
 
-    def stats_pages(window: Window) -> Iterator[requests.Response]:
+    def stats_pages(window: Window) -> Iterator[FetchedPage]:
         pacer.wait_turn()
         faulted.set()
         raise rejected
@@ -455,13 +454,13 @@ def test_a_fault_in_the_next_streams_windows_fetched_ahead_waits_for_that_stream
     stats = StreamWindows("stats", iter([{"name": "s1"}]), stats_pages)
     calls = StreamWindows("calls", iter([{"name": "c1"}]), calls_pages)
 
-    calls_read = read_answers(fetcher, calls, lambda: stats)
+    calls_read = read_answers(fetcher, calls, stats)
     assert faulted.is_set()
     assert calls_read == [f"c1/{page}" for page in range(5)]  # not stopped by it
 
     stats = StreamWindows("stats", iter([{"name": "s1"}]), stats_pages)
     with pytest.raises(GongRequestRejected):
-        read_answers(fetcher, stats, lambda: None)
+        read_answers(fetcher, stats)
 
 
 def test_in_a_tail_the_window_with_fewest_requests_goes_first_then_the_next_streams() -> None:
@@ -528,15 +527,131 @@ class RecordingPacer(RequestPacer):
 def test_a_streams_windows_progress_evenly_once_all_are_started_before_the_next_streams() -> None:
     pacer = RecordingPacer()
 
-    def pages(window: Window) -> Iterator[requests.Response]:
+    def pages(window: Window) -> Iterator[FetchedPage]:
         pacer.wait_turn()
         yield answer(window["name"])
 
     fetcher = WindowFetcher(pacer, workers=2)
     stream = StreamWindows("calls", iter([{"name": f"w{n}"} for n in range(5)]), pages)
     following = StreamWindows("stats", iter([{"name": "s0"}]), pages)
-    read_answers(fetcher, stream, lambda: following)
+    read_answers(fetcher, stream, following)
 
     # Ranks 1-5: w0..w2 are read while w3 and w4 are still to start; w3 and w4 after, with
     # the calls windows (up to rank 5) served evenly, before stats' s0 (rank 6).
     assert pacer.even_while_reading == [None, None, None, 5, 5]
+
+
+@contextmanager
+def requests_by_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[str]]]:
+    """The stream of each request a run makes, in order, by the thread that made it."""
+    made: dict[str, list[str]] = {}
+    taking_turn = GongStream._take_turn
+
+    def take_turn(stream: GongStream) -> None:
+        taking_turn(stream)
+        made.setdefault(threading.current_thread().name, []).append(stream.name)
+
+    monkeypatch.setattr(GongStream, "_take_turn", take_turn)
+    yield made
+
+
+def call_family_messages(sandbox: GongSandbox, in_flight: int) -> list[dict]:
+    config = tap_config(sandbox, max_concurrent_requests=in_flight, lookback_window_days=0)
+    return sync_in_process(tap_in_process(config, streams=CALL_FAMILY))
+
+
+def test_a_pages_transcript_request_is_made_right_after_it_by_the_worker_that_fetched_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with (
+        GongSandbox(sandbox_settings(days=10, calls=300, page_size=20)) as sandbox,
+        requests_by_thread(monkeypatch) as made,
+    ):
+        call_family_messages(sandbox, IN_FLIGHT)
+
+    # The main thread, reading call_details' windows, waited on no request of its own.
+    assert "MainThread" not in made
+    assert all(thread.startswith("gong-fetch-") for thread in made)
+    transcripts = 0
+    for streams in made.values():
+        for before, stream in itertools.pairwise(["", *streams]):
+            if stream == "call_transcripts":
+                assert before == "call_details"  # its page, on the same thread
+                transcripts += 1
+    assert transcripts == len([r for r in sandbox.requests if r.path == "/v2/calls/transcript"])
+    assert transcripts >= math.ceil(300 / 20)
+
+
+def test_page_children_emit_the_same_records_whether_workers_or_the_main_thread_request() -> None:
+    with GongSandbox(sandbox_settings(days=10, calls=300, page_size=20)) as sandbox:
+        one_in_flight = call_family_messages(sandbox, 1)
+        several = call_family_messages(sandbox, IN_FLIGHT)
+        start = instant(tap_config(sandbox)["start_date"])
+
+        def records(messages: list[dict], stream: str) -> list[str]:
+            return sorted(
+                json.dumps(m["record"], sort_keys=True)
+                for m in messages
+                if m["type"] == "RECORD" and m["stream"] == stream
+            )
+
+        for stream in CALL_FAMILY:
+            assert records(several, stream) == records(one_in_flight, stream), stream
+        assert records(several, "call_transcripts")
+        # A page's transcripts come out before call_details commits the window holding it.
+        arrived: set[str] = set()
+        for message in several:
+            if message["type"] == "RECORD" and message["stream"] == "call_transcripts":
+                arrived.add(message["record"]["callId"])
+            bookmarks = message["value"].get("bookmarks", {}) if message["type"] == "STATE" else {}
+            if bookmark := bookmarks.get("call_details", {}).get("replication_key_value"):
+                transcribed = sandbox.transcripts(start, instant(bookmark))
+                assert {t["callId"] for t in transcribed} <= arrived, bookmark
+
+
+def test_a_list_read_whole_is_fetched_by_a_worker_as_the_stream_before_it_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with (
+        GongSandbox(sandbox_settings(days=10, calls=300, page_size=20)) as sandbox,
+        requests_by_thread(monkeypatch) as made,
+    ):
+        config = tap_config(sandbox, max_concurrent_requests=IN_FLIGHT)
+        messages = sync_in_process(tap_in_process(config, streams=("calls", "scorecards", "users")))
+
+    # Not one request on the main thread: the lists' came with the calls' last windows.
+    assert "MainThread" not in made
+    lists = [stream for streams in made.values() for stream in streams if stream != "calls"]
+    assert sorted(lists) == ["scorecards", "users"]
+    users = [
+        m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == "users"
+    ]
+    assert sorted(users) == sorted(user["id"] for user in sandbox.users())
+
+
+def test_a_transcript_refusal_a_worker_met_ends_the_call_family_where_the_main_thread_would(
+    tmp_path: Path,
+) -> None:
+    refused = sandbox_settings(
+        days=10, calls=300, page_size=20, withheld_scopes=frozenset({"api:calls:read:transcript"})
+    )
+
+    def outcome(in_flight: int) -> tuple[int, Counter[str], Any, str]:
+        # Windows of a day either way: the same first page.
+        settings = {"max_concurrent_requests": in_flight, "calls_window_days": 1}
+        run = run_tap(tap_config(sandbox, **settings), tmp_path, streams=CALL_FAMILY)
+        records = Counter(m["stream"] for m in run.messages if m["type"] == "RECORD")
+        states = [m["value"]["bookmarks"] for m in run.messages if m["type"] == "STATE"]
+        failed = next(line for line in run.stderr.splitlines() if "failed: Gong refused" in line)
+        bookmark = states[-1].get("call_details", {}).get("replication_key_value")
+        return run.returncode, records, bookmark, failed.split(" | ")[-1]
+
+    with GongSandbox(refused) as sandbox:
+        one_in_flight, several = outcome(1), outcome(IN_FLIGHT)
+
+    # The first page's transcripts are refused: its participants out, no call_details
+    # record, no bookmark, the same line.
+    assert several == one_in_flight
+    assert several[0] == 1
+    assert set(several[1]) == {"call_participants"}
+    assert several[2] is None

@@ -48,6 +48,7 @@ from tap_gong.errors import (
     RequestBudgetSpent,
     StreamFailure,
 )
+from tap_gong.fetching import FetchAnswers, FetchedPage, FetchedWindow, StreamWindows, Window
 from tap_gong.pagination import GongCursorPaginator, carries_cursor, post_body
 from tap_gong.progress import StreamTally
 from tap_gong.records import RecordShaper
@@ -128,6 +129,8 @@ class GongStream(RESTStream[str | None]):
         self.requests_sent = 0
         self.schema_sent = False
         self._requests_sent_lock = threading.Lock()
+        #: The window whose answers workers fetched, while the main thread reads it.
+        self.fetched_window: FetchedWindow | None = None
         super().__init__(tap)
 
     @cached_property
@@ -467,6 +470,14 @@ class GongStream(RESTStream[str | None]):
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:
+        fetched = self.fetched_window
+        if fetched is not None and context == fetched.window:
+            # Fetched by the run's workers: each page with its page children's answers.
+            for page in fetched.answers():
+                for child in self.page_children():
+                    child.answers_ahead = page.children.get(child.name, {})
+                yield from self.parse_response(page.answer)
+            return
         # The SDK's page loop (streams/rest.py), restarting a window whose cursor expired.
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
@@ -474,6 +485,37 @@ class GongStream(RESTStream[str | None]):
                 request_counter.increment()
                 self.update_sync_costs(answer.request, answer, context)
                 yield from self.parse_response(answer)
+
+    # Fetched by the run's workers (tap_gong/fetching.py).
+
+    def windows_to_fetch(self) -> StreamWindows | None:
+        """This stream's windows, for the run's workers to fetch (on the main thread); None
+        when the main thread requests them itself."""
+        return None
+
+    def fetch_pages(self) -> FetchAnswers:
+        """How a worker fetches a window: each page, then its page children's requests
+        (the children chosen here, on the main thread)."""
+        children = self.page_children()
+
+        def pages(window: Window) -> Iterator[FetchedPage]:
+            for answer in self.fetch_answers(window):
+                for_children = {child.name: child.answers_for_page(answer) for child in children}
+                yield FetchedPage(answer, {name: got for name, got in for_children.items() if got})
+
+        return pages
+
+    def streams_fetched_next(self) -> Iterator[StreamWindows]:
+        """The windows of the streams synced after this one that workers fetch, in turn.
+
+        Workers start their first windows as this one ends; not with a request budget,
+        whose share for each stream is known only once the streams before it are done.
+        """
+        if self.settings.max_requests_per_run is not None:
+            return
+        for later in self.streams_synced_from_here()[1:]:
+            if (windows := later.windows_to_fetch()) is not None:
+                yield windows
 
     # Records.
 

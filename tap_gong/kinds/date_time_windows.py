@@ -23,8 +23,13 @@ CALL_PROCESSING_ALLOWANCE = dt.timedelta(days=1)
 # Calls windows per worker a backfill is cut into at least (DateTimeWindowStream).
 WINDOWS_PER_WORKER = 4
 # ... but none shorter: each window costs a request even when it holds few calls, and a
-# short backfill gains little from the overlap.
+# short backfill gains little from the overlap. Unless a worker would get no window: a
+# backfill of a few weeks is still cut into one window per worker (a window's pages,
+# each with its transcript request, come one after the other: 4 windows of a week of
+# 100 calls a day leave half of 8 workers idle, and the allowance with them), down to
+# windows of a day: a backfill of hours gains nothing from a window per worker.
 SHORTEST_BACKFILL_WINDOW = dt.timedelta(days=7)
+SHORTEST_WINDOW_PER_WORKER = dt.timedelta(days=1)
 
 
 class DateTimeWindowStream(WindowedStream):
@@ -96,9 +101,10 @@ class DateTimeWindowStream(WindowedStream):
         calls_window = self.settings.calls_window
         if self.saved_bookmark() is not None or self.settings.max_concurrent_requests == 1:
             return calls_window
-        windows = WINDOWS_PER_WORKER * self.settings.max_concurrent_requests
-        shortest = min(SHORTEST_BACKFILL_WINDOW, calls_window)
-        return max(min(calls_window, (end - start) / windows), shortest)
+        workers = self.settings.max_concurrent_requests
+        per_worker = max((end - start) / workers, SHORTEST_WINDOW_PER_WORKER)
+        shortest = min(SHORTEST_BACKFILL_WINDOW, calls_window, per_worker)
+        return max(min(calls_window, (end - start) / (WINDOWS_PER_WORKER * workers)), shortest)
 
     @override
     @cached_property

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
 from tap_gong import sdk_seams
+from tap_gong.errors import RUN_FAULTS, StreamFailure
+from tap_gong.fetching import ChildAnswers, context_key
 from tap_gong.kinds.base import GongStream
 
 if TYPE_CHECKING:
+    import requests
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
@@ -24,6 +28,10 @@ class PageChildStream(GongStream):
     The parent's bookmark covers them: a page's child records are emitted before the
     parent commits the window holding it, so a run stopped anywhere resumes with nothing
     lost, and the child keeps no state per parent item or page.
+
+    A child that makes requests for a page says which from the parent's raw answer
+    (`requests_for_answer`): the worker that fetched the page then makes them right after
+    it (`answers_for_page`), and the main thread reads their answers with the page.
     """
 
     is_sorted = False
@@ -40,6 +48,10 @@ class PageChildStream(GongStream):
         self.page: list[dict] = []
         #: Gong refused it, its parent going on (`page_children_fail_alone`): no more pages.
         self.refused = False
+        #: What workers fetched for the page being read (`answers_for_page`).
+        self.answers_ahead: ChildAnswers = {}
+        #: Gong refused a request a worker made for it: workers make no more.
+        self.refused_ahead = threading.Event()
         self.logger.addFilter(self.said_once_a_run)
 
     # What the SDK's sync() logs each time: here each page. Once a run is enough.
@@ -52,6 +64,46 @@ class PageChildStream(GongStream):
     def records_of_page(self, page: list[dict]) -> Iterable[dict]:
         """This stream's records for one page of the parent's items."""
         raise NotImplementedError
+
+    def requests_for_answer(self, answer: requests.Response) -> list[Context] | None:
+        """The contexts of the requests this child makes for the page of the parent's
+        `answer`, told from the answer alone, on a worker; None: it cannot tell, the main
+        thread makes them (the default; most children make none)."""
+        return None
+
+    def answers_for_page(self, answer: requests.Response) -> ChildAnswers:
+        """On a worker, right after the parent's page: this child's answers for it.
+
+        A fault is kept and raised when the child asks for that request on the main
+        thread, just where it would have made it; one about the whole run stops the run's
+        requests at once, as a fault on the main thread does.
+        """
+        fetched: ChildAnswers = {}
+        if self.refused_ahead.is_set():
+            return fetched
+        for context in self.requests_for_answer(answer) or ():
+            try:
+                fetched[context_key(context)] = list(self.fetch_answers(context))
+            except Exception as fault:  # raised on the main thread, in its turn
+                fetched[context_key(context)] = fault
+                if isinstance(fault, StreamFailure):
+                    self.refused_ahead.set()
+                if isinstance(fault, RUN_FAULTS):
+                    self.pacer.stop(fault)
+                break
+        return fetched
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        # A request a worker made for the page at hand is read from its answers.
+        ahead = self.answers_ahead.pop(context_key(context), None)
+        if ahead is None:
+            yield from super().request_records(context)
+            return
+        if isinstance(ahead, Exception):
+            raise ahead
+        for answer in ahead:
+            yield from self.parse_response(answer)
 
     def sync_page(self, page: list[dict]) -> None:
         """Emit the records of one page of the parent's items (memory: one page)."""

@@ -13,7 +13,7 @@ from typing_extensions import override
 
 from tap_gong import sdk_seams, state
 from tap_gong.errors import GongStateError
-from tap_gong.fetching import FetchedWindow, StreamWindows, Window
+from tap_gong.fetching import StreamWindows, Window
 from tap_gong.kinds.base import GongStream
 from tap_gong.kinds.page_child import PageChildStream
 from tap_gong.late_data import LATE_DATA, LateDataRereads
@@ -50,8 +50,6 @@ class WindowedStream(GongStream):
 
     def __init__(self, tap: Tap, run: GongRun) -> None:
         super().__init__(tap, run)
-        #: The window whose answers workers fetched, while the main thread reads it.
-        self.fetched_window: FetchedWindow | None = None
         #: The streams whose records this run are in this one's pages (calls in
         #: call_details'): their window state is kept a copy of this one's.
         self.state_copies: list[WindowedStream] = []
@@ -208,9 +206,9 @@ class WindowedStream(GongStream):
                 yield window, self.records_in_window(window)
             return
         fetched_in_order = self.run.fetcher.in_order(
-            self.windows_to_fetch(),
+            self.windows_for_workers(),
             lambda after: self.request_share.windows(self.more_windows(after)),
-            self.windows_synced_next,
+            self.streams_fetched_next,
         )
         for fetched in fetched_in_order:
             self.fetched_window = fetched
@@ -219,7 +217,13 @@ class WindowedStream(GongStream):
             finally:
                 self.fetched_window = None
 
-    def windows_to_fetch(self) -> StreamWindows:
+    @override
+    def windows_to_fetch(self) -> StreamWindows | None:
+        # Nothing to fetch ahead of its turn for a stream whose records come in the pages
+        # of `pages_from`: its turn has nothing to request, unless that stream failed.
+        return None if self.pages_from is not None else self.windows_for_workers()
+
+    def windows_for_workers(self) -> StreamWindows:
         """This stream's windows, for the run's workers to fetch (on the main thread)."""
         windows = self.windows()
         if (first := next(windows, None)) is not None:
@@ -229,32 +233,9 @@ class WindowedStream(GongStream):
         return StreamWindows(
             self.name,
             self.request_share.windows(windows),
-            self.fetch_answers,
+            self.fetch_pages(),
             first_decides=self.probes_empty_history(),
         )
-
-    def windows_synced_next(self) -> StreamWindows | None:
-        """The windows of the windowed stream synced after this one, if any.
-
-        Workers start that stream's first windows as this one ends; not with a request
-        budget, whose share for that stream is known only once this one is done.
-        """
-        if self.settings.max_requests_per_run is not None:
-            return None
-        later = self.streams_synced_from_here()[1:]
-        following = next(
-            (s for s in later if isinstance(s, WindowedStream) and s.pages_from is None), None
-        )
-        return following.windows_to_fetch() if following is not None else None
-
-    @override
-    def request_records(self, context: Context | None) -> Iterable[dict]:
-        fetched = self.fetched_window
-        if fetched is None or context != fetched.window:
-            yield from super().request_records(context)
-            return
-        for answer in fetched.answers():
-            yield from self.parse_response(answer)
 
     #: What a window is called in progress lines.
     window_unit = "windows"
