@@ -344,7 +344,8 @@ def test_a_long_stats_backfill_with_data_from_its_first_day_asks_each_day_once(
 
         assert run.returncode == 0, run.stderr
         stats = [r for r in sandbox.requests if r.path == STATS_PATH]
-        days = [json_body(r)["filter"]["fromDate"] for r in stats]
+        # A 429 at Gong's exact limit is retried after its Retry-After: the day's answer once.
+        days = [json_body(r)["filter"]["fromDate"] for r in stats if r.status != 429]
         assert sorted(days) == [
             (first_day + dt.timedelta(days=n)).isoformat()
             for n in range((sandbox.company_today() - first_day).days)
