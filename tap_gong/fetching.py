@@ -21,9 +21,11 @@ A page child's requests for a page (call_transcripts: one per page of call_detai
 a job of their own (`ChildJob`, handed on with the page in its `FetchedPage`), which any
 idle worker takes once no window waits for a worker (a window is a chain of requests, the
 job one or a few: the chain starts first): the window's worker goes straight on to its
-next page, so a window's chain of requests is its pages only. The main thread, reading the
-page, waits for the job; one no worker has taken yet it runs itself (as when it makes a
-request of its own), so it never waits on workers all held back by BYTES_AHEAD.
+next page, so a window's chain of requests is its pages only; at the pacer too, the job's
+requests wait behind every window's pages unless the main thread reads its window (a
+leaf, `RequestPacer.rank_this_thread`). The main thread, reading the page, waits for the
+job; one no worker has taken yet it runs itself (as when it makes a request of its own),
+so it never waits on workers all busy or held back by BYTES_AHEAD.
 """
 
 from __future__ import annotations
@@ -442,7 +444,7 @@ class WindowFetcher:
             _, rank, _, job = self._jobs.get()
             if isinstance(job, ChildJob):
                 if job.claim():
-                    self._pacer.rank_this_thread(rank)
+                    self._pacer.rank_this_thread(rank, leaf=True)
                     job.run()
                 continue
             self._fetch_window(job)
