@@ -18,9 +18,14 @@ no next stream to feed, the pacer serves a stream's last windows evenly, so that
 end together.
 
 A page child's requests for a page (call_transcripts: one per page of call_details) are
-made by the worker that fetched the page, right after it, and handed on with it
-(`FetchedPage`): the main thread never waits on a request of its own while workers
-could have made it.
+a job of their own (`ChildJob`, handed on with the page in its `FetchedPage`), which any
+idle worker takes once no window waits for a worker (a window is a chain of requests, the
+job one or a few: the chain starts first): the window's worker goes straight on to its
+next page, so a window's chain of requests is its pages only; at the pacer too, the job's
+requests wait behind every window's pages unless the main thread reads its window (a
+leaf, `RequestPacer.rank_this_thread`). The main thread, reading the page, waits for the
+job; one no worker has taken yet it runs itself (as when it makes a request of its own),
+so it never waits on workers all busy or held back by BYTES_AHEAD.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -46,24 +51,82 @@ Window = dict[str, str]
 ChildAnswers = dict[str, list[requests.Response] | Exception]
 
 
+class ChildJob:
+    """A page's page-children requests, a job of its own: run once, by a worker or the
+    main thread, whichever takes it first (`claim`)."""
+
+    def __init__(self, fetch: Callable[[], dict[str, ChildAnswers]]) -> None:
+        self._fetch = fetch
+        self._lock = threading.Lock()
+        self._claimed = False
+        self._done = threading.Event()
+        self._got: dict[str, ChildAnswers] | BaseException = {}
+        #: The window of the page, once a worker queued the job (its bytes count there).
+        self.window: FetchedWindow | None = None
+        #: The bytes of its answers, held in the window's buffer until read.
+        self.size = 0
+
+    def claim(self) -> bool:
+        """Whether the caller is the one to run it (nobody took it before)."""
+        with self._lock:
+            taken, self._claimed = self._claimed, True
+            return not taken
+
+    def run(self) -> None:
+        """Make the requests (once claimed); a fault is kept for the main thread."""
+        try:
+            if self.window is None or not self.window.cancelled.is_set():
+                self._got = self._fetch()
+        except BaseException as fault:  # raised on the main thread, where it reads them
+            self._got = fault
+        finally:
+            if isinstance(self._got, dict):
+                self.size = sum(
+                    len(answer.content)
+                    for answers in self._got.values()
+                    for fetched in answers.values()
+                    if isinstance(fetched, list)
+                    for answer in fetched
+                )
+            if self.window is not None:
+                self.window.hold(self.size)
+            self._done.set()
+
+    def answers(self) -> dict[str, ChildAnswers]:
+        """On the main thread: each page child's answers, by its name; run here if no
+        worker took it yet, else once the worker that did is done.
+
+        Raises:
+            BaseException: what stopped the job (an exception of a request is kept in
+                the answers instead, raised where the child asks for that request).
+        """
+        if self.claim():
+            self.run()
+        self._done.wait()
+        if self.window is not None:
+            self.window.release(self.size)
+        if isinstance(self._got, BaseException):
+            raise self._got
+        return self._got
+
+
 @dataclass
 class FetchedPage:
-    """One page of a window as a worker fetched it, with its page children's answers."""
+    """One page of a window as a worker fetched it, with its page children's requests."""
 
     answer: requests.Response
-    #: Each page child's answers for this page, by the child's name.
-    children: dict[str, ChildAnswers] = field(default_factory=dict)
+    #: The page children's requests for this page (None: they make none).
+    children: ChildJob | None = None
 
     @property
     def size(self) -> int:
-        """The bytes of its answers: what it holds of `BYTES_AHEAD`."""
-        return len(self.answer.content) + sum(
-            len(answer.content)
-            for answers in self.children.values()
-            for fetched in answers.values()
-            if isinstance(fetched, list)
-            for answer in fetched
-        )
+        """The bytes of its answer: what it holds of `BYTES_AHEAD` (its children's answers
+        are counted once fetched, `ChildJob`)."""
+        return len(self.answer.content)
+
+    def children_answers(self) -> dict[str, ChildAnswers]:
+        """On the main thread: each page child's answers for this page, by its name."""
+        return self.children.answers() if self.children is not None else {}
 
 
 FetchAnswers = Callable[[Window], Iterable[FetchedPage]]
@@ -85,6 +148,10 @@ MAX_CONCURRENT_REQUESTS = 32
 # Windows per worker of the streams synced next started while the one read ends: enough
 # to keep workers busy through its last window's pages (one after the other).
 AHEAD_PER_WORKER = 8
+# The order of the workers' jobs: windows (chains of pages) first, then pages' children's
+# requests, each oldest window first. Children first left the last window waiting for
+# a worker until every transcript was made, then paging alone (timeline: +3 s at 2 s).
+WINDOW_JOB, CHILD_JOB = 0, 1
 # How often a blocked worker looks whether its window is still wanted.
 CANCEL_POLL_SECONDS = 0.2
 
@@ -138,6 +205,14 @@ class AnswerBuffer:
             self._bytes += size
             fetched.unread_bytes += size
             return not fetched.cancelled.is_set()
+
+    def add(self, fetched: FetchedWindow, size: int) -> None:
+        """Count `size` bytes of `fetched`'s answers without waiting for room: a page
+        child's answers, fetched for a page already taken in (the main thread may be
+        waiting for them)."""
+        with self._condition:
+            self._bytes += size
+            fetched.unread_bytes += size
 
     def give_back(self, fetched: FetchedWindow, size: int) -> None:
         with self._condition:
@@ -199,6 +274,13 @@ class FetchedWindow:
         self._answers.put(item)
         return True
 
+    def hold(self, size: int) -> None:
+        """Count a page child's answers for one of its pages, until read (`release`)."""
+        self._buffer.add(self, size)
+
+    def release(self, size: int) -> None:
+        self._buffer.give_back(self, size)
+
     def answers(self) -> Iterator[FetchedPage]:
         """The window's pages in order.
 
@@ -218,7 +300,11 @@ class WindowFetcher:
     def __init__(self, pacer: RequestPacer, workers: int) -> None:
         self._pacer = pacer
         self._workers = workers
-        self._jobs: queue.SimpleQueue[FetchedWindow] = queue.SimpleQueue()
+        #: Windows in order, then pages' children's jobs (`WINDOW_JOB`, `CHILD_JOB`).
+        self._jobs: queue.PriorityQueue[tuple[int, int, int, FetchedWindow | ChildJob]] = (
+            queue.PriorityQueue()
+        )
+        self._job_numbers = itertools.count()
         self._buffer = AnswerBuffer()
         self._ranks = itertools.count(1)
         self._threads: list[threading.Thread] = []
@@ -341,7 +427,7 @@ class WindowFetcher:
         fetched = FetchedWindow(fetch, window, next(self._ranks), self._buffer)
         fetch.last_rank = fetched.rank
         fetch.started.append(fetched)
-        self._jobs.put(fetched)
+        self._jobs.put((WINDOW_JOB, fetched.rank, next(self._job_numbers), fetched))
         return fetched
 
     def _start_workers(self) -> None:
@@ -355,32 +441,47 @@ class WindowFetcher:
 
     def _work(self) -> None:
         while True:
-            fetched = self._jobs.get()
-            owner = fetched.owner
-            if fetched.waits_for_first and not self._first_has_data(fetched):
-                fetched.cancelled.set()  # an empty first day: a probe comes first, in turn
-            if fetched.cancelled.is_set():
+            _, rank, _, job = self._jobs.get()
+            if isinstance(job, ChildJob):
+                if job.claim():
+                    self._pacer.rank_this_thread(rank, leaf=True)
+                    job.run()
                 continue
-            self._pacer.rank_this_thread(fetched.rank)
-            try:
-                for page in owner.fetch_answers(fetched.window):
-                    ok = page.answer.status_code == HTTPStatus.OK
-                    fetched.has_data = fetched.has_data or ok
-                    if not fetched.put(page):
-                        break
-                else:
-                    fetched.put(WINDOW_END)
-            except BaseException as fault:  # handed to the main thread, raised there
-                owner.failed.set()
-                # A fault about the run (the quota, the credentials, Gong down) stops every
-                # request of the run at once; one about its stream ends that stream alone.
-                if isinstance(fault, RUN_FAULTS):
-                    self._pacer.stop(fault)
-                fetched.put(fault)
-            finally:
-                if fetched.decides:
-                    owner.first_has_data = fetched.has_data
-                    owner.first_fetched.set()
+            self._fetch_window(job)
+
+    def _queue_children(self, fetched: FetchedWindow, page: FetchedPage) -> None:
+        """Queue the page's children's requests for the next idle worker."""
+        if (job := page.children) is not None:
+            job.window = fetched
+            self._jobs.put((CHILD_JOB, fetched.rank, next(self._job_numbers), job))
+
+    def _fetch_window(self, fetched: FetchedWindow) -> None:
+        owner = fetched.owner
+        if fetched.waits_for_first and not self._first_has_data(fetched):
+            fetched.cancelled.set()  # an empty first day: a probe comes first, in turn
+        if fetched.cancelled.is_set():
+            return
+        self._pacer.rank_this_thread(fetched.rank)
+        try:
+            for page in owner.fetch_answers(fetched.window):
+                ok = page.answer.status_code == HTTPStatus.OK
+                fetched.has_data = fetched.has_data or ok
+                self._queue_children(fetched, page)
+                if not fetched.put(page):
+                    break
+            else:
+                fetched.put(WINDOW_END)
+        except BaseException as fault:  # handed to the main thread, raised there
+            owner.failed.set()
+            # A fault about the run (the quota, the credentials, Gong down) stops every
+            # request of the run at once; one about its stream ends that stream alone.
+            if isinstance(fault, RUN_FAULTS):
+                self._pacer.stop(fault)
+            fetched.put(fault)
+        finally:
+            if fetched.decides:
+                owner.first_has_data = fetched.has_data
+                owner.first_fetched.set()
 
     def _first_has_data(self, fetched: FetchedWindow) -> bool:
         """Wait until the first window of `fetched`'s stream is fetched: whether it had data."""

@@ -28,8 +28,9 @@ class RequestPacer:
     Gong's `Retry-After` is about the company's allowance, not one request. Waiting
     requests are granted the main thread's first, then lowest rank first
     (`rank_this_thread`: the oldest window) or, in a stream's last windows, the window
-    with the fewest requests so far first, before later ones (`even_progress`); nobody
-    sleeps while holding the lock.
+    with the fewest requests so far first, before later ones (`even_progress`); a page
+    child's request (a leaf) goes after every window's pages, unless its window is the
+    one read (`rank_this_thread`); nobody sleeps while holding the lock.
     """
 
     def __init__(
@@ -52,17 +53,24 @@ class RequestPacer:
         self._recent_starts: collections.deque[float] = collections.deque(maxlen=rate)
         self._not_before = 0.0
         self._condition = threading.Condition()
-        # Tickets (precedence, arrival, rank, the window's requests so far): a heap.
-        self._waiting: list[tuple[tuple[int, int, int], int, int, int]] = []
+        # Tickets (precedence, arrival, rank, the window's requests so far, whether a
+        # leaf): a heap.
+        self._waiting: list[tuple[tuple[int, int, int], int, int, int, bool]] = []
         self._even_up_to: int | None = None
         self._arrivals = itertools.count()
         self._stop_reason: BaseException | None = None
         self._thread = threading.local()
 
-    def rank_this_thread(self, rank: int) -> None:
-        """Requests of this thread wait behind those of lower rank (a worker: its window)."""
+    def rank_this_thread(self, rank: int, *, leaf: bool = False) -> None:
+        """Requests of this thread wait behind those of lower rank (a worker: its window).
+
+        A `leaf` (a page child's request, that no later request of its window waits for)
+        waits behind every window's pages, unless its window is the one read now: a
+        window's pages are a chain, whose next request can only start once one is answered.
+        """
         self._thread.rank = rank
         self._thread.window_requests = 0
+        self._thread.leaf = leaf
 
     def even_progress(self, up_to_rank: int | None) -> None:
         """Serve windows up to `up_to_rank` fewest requests first, then later ones by rank.
@@ -75,19 +83,22 @@ class RequestPacer:
         with self._condition:
             if up_to_rank != self._even_up_to:
                 self._even_up_to = up_to_rank
-                # Requests already waiting take their place in the new order.
-                self._waiting = [
-                    (self._precedence(rank, done), arrival, rank, done)
-                    for _, arrival, rank, done in self._waiting
-                ]
-                heapq.heapify(self._waiting)
-                self._condition.notify_all()
+                self._reorder()
+
+    def _reorder(self) -> None:
+        """With the lock held: requests already waiting take their place in the new order."""
+        self._waiting = [
+            (self._precedence(rank, done, leaf), arrival, rank, done, leaf)
+            for _, arrival, rank, done, leaf in self._waiting
+        ]
+        heapq.heapify(self._waiting)
+        self._condition.notify_all()
 
     def reading(self, rank: int) -> None:
         """The main thread reads the window of `rank` now."""
         with self._condition:
             self._reading_rank = rank
-            self._condition.notify_all()
+            self._reorder()
 
     def hold(self, seconds: float) -> None:
         """No request of the run starts in the next `seconds`."""
@@ -134,9 +145,11 @@ class RequestPacer:
         """
         rank = getattr(self._thread, "rank", FIRST_RANK)
         done = getattr(self._thread, "window_requests", 0)
+        leaf = getattr(self._thread, "leaf", False)
         with self._condition:
             arrival = next(self._arrivals)
-            heapq.heappush(self._waiting, (self._precedence(rank, done), arrival, rank, done))
+            ticket = (self._precedence(rank, done, leaf), arrival, rank, done, leaf)
+            heapq.heappush(self._waiting, ticket)
             try:
                 self._wait_for_grant(arrival, rank)
                 self._thread.window_requests = done + 1
@@ -174,14 +187,16 @@ class RequestPacer:
         A request held back for the budget's last requests steps aside, it does not
         block the line: behind it may wait the very window those requests are kept for.
         """
-        for _, arrival, rank, _ in sorted(self._waiting):
+        for _, arrival, rank, *_ in sorted(self._waiting):
             if not self._kept_for_the_window_read(rank):
                 return arrival
         return None
 
-    def _precedence(self, rank: int, done: int) -> tuple[int, int, int]:
+    def _precedence(self, rank: int, done: int, leaf: bool) -> tuple[int, int, int]:
         if rank == FIRST_RANK:
             return (0, 0, 0)  # the main thread: it reads the window committed next
+        if leaf and rank > self._reading_rank:
+            return (3, rank, 0)  # after every window's pages: nothing waits for it yet
         if self._even_up_to is not None and rank <= self._even_up_to:
             return (1, done, rank)
         return (2, rank, 0)

@@ -8,6 +8,7 @@ whose records are not all out, whatever was in flight, stopped or killed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import math
@@ -26,7 +27,14 @@ from typing_extensions import override
 
 from gong_sandbox import GongSandbox, RequestLogEntry
 from tap_gong.errors import GongQuotaExhausted, GongRequestRejected
-from tap_gong.fetching import FetchedPage, StreamWindows, Window, WindowFetcher
+from tap_gong.fetching import (
+    ChildAnswers,
+    ChildJob,
+    FetchedPage,
+    StreamWindows,
+    Window,
+    WindowFetcher,
+)
 from tap_gong.kinds.base import GongStream
 from tap_gong.pacing import RequestPacer
 from tests.support import (
@@ -561,7 +569,7 @@ def call_family_messages(sandbox: GongSandbox, in_flight: int) -> list[dict]:
     return sync_in_process(tap_in_process(config, streams=CALL_FAMILY))
 
 
-def test_a_pages_transcript_request_is_made_right_after_it_by_the_worker_that_fetched_it(
+def test_a_pages_transcript_request_is_a_job_of_its_own_the_windows_worker_going_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with (
@@ -570,17 +578,73 @@ def test_a_pages_transcript_request_is_made_right_after_it_by_the_worker_that_fe
     ):
         call_family_messages(sandbox, IN_FLIGHT)
 
-    # The main thread, reading call_details' windows, waited on no request of its own.
-    assert "MainThread" not in made
-    assert all(thread.startswith("gong-fetch-") for thread in made)
-    transcripts = 0
-    for streams in made.values():
-        for before, stream in itertools.pairwise(["", *streams]):
-            if stream == "call_transcripts":
-                assert before == "call_details"  # its page, on the same thread
-                transcripts += 1
+    # call_details' pages are the workers' alone; a transcript request is made by a
+    # worker, or by the main thread when it needs it before any worker took it.
+    workers = {thread: streams for thread, streams in made.items() if thread != "MainThread"}
+    assert all(thread.startswith("gong-fetch-") for thread in workers)
+    assert set(made.get("MainThread", [])) <= {"call_transcripts"}
+    # A window's worker goes straight on to its next page: a window's chain is its pages.
+    assert any(
+        pair == ("call_details", "call_details")
+        for streams in workers.values()
+        for pair in itertools.pairwise(streams)
+    )
+    transcripts = sum(streams.count("call_transcripts") for streams in made.values())
     assert transcripts == len([r for r in sandbox.requests if r.path == "/v2/calls/transcript"])
     assert transcripts >= math.ceil(300 / 20)
+
+
+def child_job_runs(
+    workers: int, window_waits_for_job: bool
+) -> tuple[list[str], list[str], threading.Thread]:
+    """One window of 3 pages, each with a child job: who fetched its pages, its jobs."""
+    pacer = RequestPacer(rate=100)
+    page_threads: list[str] = []
+    job_threads: list[str] = []
+    jobs_done = [threading.Event() for _ in range(3)]
+
+    def child(page: int) -> dict[str, ChildAnswers]:
+        job_threads.append(threading.current_thread().name)
+        jobs_done[page].set()
+        return {"child": {str(page): [answer(f"child/{page}").answer]}}
+
+    def pages(window: Window) -> Iterator[FetchedPage]:
+        for page in range(3):
+            pacer.wait_turn()
+            time.sleep(0.05)  # an answer's latency
+            page_threads.append(threading.current_thread().name)
+            yield FetchedPage(answer(f"w/{page}").answer, ChildJob(functools.partial(child, page)))
+            if window_waits_for_job:
+                jobs_done[page].wait(5)  # its worker held up until the job is done
+
+    fetcher = WindowFetcher(pacer, workers=workers)
+    stream = StreamWindows("parents", iter([{"name": "w"}]), pages)
+    read = []
+    for fetched in fetcher.in_order(stream, lambda _: iter(()), lambda: iter(())):
+        for page in fetched.answers():
+            time.sleep(0.1)  # the main thread reads slowly: an idle worker comes first
+            children = page.children_answers()
+            read.append(children["child"])
+    assert [list(got) for got in read] == [["0"], ["1"], ["2"]]
+    return page_threads, job_threads, threading.current_thread()
+
+
+def test_a_page_childs_job_is_taken_by_an_idle_worker_not_the_windows_own() -> None:
+    page_threads, job_threads, _ = child_job_runs(workers=2, window_waits_for_job=False)
+
+    assert len(set(page_threads)) == 1
+    assert len(job_threads) == 3
+    assert all(thread.startswith("gong-fetch-") for thread in job_threads)
+    # Those of the pages before its last come while the window's worker is still paging.
+    assert set(job_threads[:2]).isdisjoint(page_threads)
+
+
+def test_the_main_thread_runs_a_page_childs_job_no_worker_is_free_to_take() -> None:
+    # The only worker waits until the job is done: the main thread runs it, no deadlock.
+    page_threads, job_threads, main = child_job_runs(workers=1, window_waits_for_job=True)
+
+    assert all(thread.startswith("gong-fetch-") for thread in page_threads)
+    assert job_threads == [main.name] * 3
 
 
 def test_page_children_emit_the_same_records_whether_workers_or_the_main_thread_request() -> None:

@@ -282,3 +282,39 @@ def test_a_request_kept_back_for_the_window_read_steps_aside_for_that_window() -
     assert granted == [1, 1], "the window read waited behind a request kept back for it"
     threads[1].join(5)
     assert not threads[1].is_alive(), "the request kept back ends with the budget spent"
+
+
+def leaf_and_window_granted(leaf_rank: int) -> list[int]:
+    """A page child's request (a leaf) waits first, then a page of window 3 comes: which
+    starts first, window 1 being read."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        time.sleep(0.2)  # the other request comes meanwhile
+        now[0] += seconds
+
+    pacer = RequestPacer(rate=100, clock=lambda: now[0], sleep=sleep)
+    pacer.reading(1)
+    pacer.hold(1.0)
+    granted: list[int] = []
+
+    def request(rank: int, *, leaf: bool) -> None:
+        pacer.rank_this_thread(rank, leaf=leaf)
+        pacer.wait_turn()
+        granted.append(rank)
+
+    leaf = threading.Thread(target=request, args=(leaf_rank,), kwargs={"leaf": True})
+    page = threading.Thread(target=request, args=(3,), kwargs={"leaf": False})
+    leaf.start()
+    time.sleep(0.05)
+    page.start()
+    for thread in (leaf, page):
+        thread.join(5)
+    return granted
+
+
+def test_a_page_childs_request_waits_behind_windows_pages_unless_its_window_is_read() -> None:
+    # A window's pages are a chain: its next page waits for this one's answer.
+    assert leaf_and_window_granted(leaf_rank=2) == [3, 2]
+    # The main thread waits for the window read's: it goes first, as that window's pages.
+    assert leaf_and_window_granted(leaf_rank=1) == [1, 3]

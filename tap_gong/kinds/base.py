@@ -6,6 +6,7 @@ Every kind of stream (tap_gong/kinds/) derives from `GongStream`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -48,7 +49,15 @@ from tap_gong.errors import (
     RequestBudgetSpent,
     StreamFailure,
 )
-from tap_gong.fetching import FetchAnswers, FetchedPage, FetchedWindow, StreamWindows, Window
+from tap_gong.fetching import (
+    ChildAnswers,
+    ChildJob,
+    FetchAnswers,
+    FetchedPage,
+    FetchedWindow,
+    StreamWindows,
+    Window,
+)
 from tap_gong.pagination import GongCursorPaginator, carries_cursor, post_body
 from tap_gong.progress import StreamTally
 from tap_gong.records import RecordShaper
@@ -474,8 +483,9 @@ class GongStream(RESTStream[str | None]):
         if fetched is not None and context == fetched.window:
             # Fetched by the run's workers: each page with its page children's answers.
             for page in fetched.answers():
+                children = page.children_answers()
                 for child in self.page_children():
-                    child.answers_ahead = page.children.get(child.name, {})
+                    child.answers_ahead = children.get(child.name, {})
                 yield from self.parse_response(page.answer)
             return
         # The SDK's page loop (streams/rest.py), restarting a window whose cursor expired.
@@ -494,14 +504,18 @@ class GongStream(RESTStream[str | None]):
         return None
 
     def fetch_pages(self) -> FetchAnswers:
-        """How a worker fetches a window: each page, then its page children's requests
-        (the children chosen here, on the main thread)."""
+        """How a worker fetches a window: each page, with its page children's requests as
+        a job of their own, for any worker (the children chosen here, on the main thread)."""
         children = self.page_children()
+
+        def answers_of_children(answer: requests.Response) -> dict[str, ChildAnswers]:
+            for_children = {child.name: child.answers_for_page(answer) for child in children}
+            return {name: got for name, got in for_children.items() if got}
 
         def pages(window: Window) -> Iterator[FetchedPage]:
             for answer in self.fetch_answers(window):
-                for_children = {child.name: child.answers_for_page(answer) for child in children}
-                yield FetchedPage(answer, {name: got for name, got in for_children.items() if got})
+                job = ChildJob(functools.partial(answers_of_children, answer)) if children else None
+                yield FetchedPage(answer, job)
 
         return pages
 

@@ -24,10 +24,10 @@ CALL_PROCESSING_ALLOWANCE = dt.timedelta(days=1)
 WINDOWS_PER_WORKER = 4
 # ... but none shorter: each window costs a request even when it holds few calls, and a
 # short backfill gains little from the overlap. Unless a worker would get no window: a
-# backfill of a few weeks is still cut into one window per worker (a window's pages,
-# each with its transcript request, come one after the other: 4 windows of a week of
-# 100 calls a day leave half of 8 workers idle, and the allowance with them), down to
-# windows of a day: a backfill of hours gains nothing from a window per worker.
+# backfill of a few weeks is still cut into one window per worker (a window's pages
+# come one after the other: 4 windows of a week of 100 calls a day leave half of 8
+# workers idle, and the allowance with them), down to windows of a day: a backfill of
+# hours gains nothing from a window per worker.
 SHORTEST_BACKFILL_WINDOW = dt.timedelta(days=7)
 SHORTEST_WINDOW_PER_WORKER = dt.timedelta(days=1)
 

@@ -30,8 +30,9 @@ class PageChildStream(GongStream):
     lost, and the child keeps no state per parent item or page.
 
     A child that makes requests for a page says which from the parent's raw answer
-    (`requests_for_answer`): the worker that fetched the page then makes them right after
-    it (`answers_for_page`), and the main thread reads their answers with the page.
+    (`requests_for_answer`): they are a job of their own (`answers_for_page`, run by an
+    idle worker, or by the main thread if none took it yet), and the main thread reads
+    their answers with the page.
     """
 
     is_sorted = False
@@ -72,7 +73,8 @@ class PageChildStream(GongStream):
         return None
 
     def answers_for_page(self, answer: requests.Response) -> ChildAnswers:
-        """On a worker, right after the parent's page: this child's answers for it.
+        """In the page's job (`fetching.ChildJob`), once the parent's page is fetched:
+        this child's answers for it.
 
         A fault is kept and raised when the child asks for that request on the main
         thread, just where it would have made it; one about the whole run stops the run's
