@@ -564,6 +564,18 @@ def requests_by_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, li
     yield made
 
 
+@contextmanager
+def small_company(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[GongSandbox, dict[str, list[str]]]]:
+    """Ten days of 300 calls in pages of 20, and the requests a run makes by thread."""
+    with (
+        GongSandbox(sandbox_settings(days=10, calls=300, page_size=20)) as sandbox,
+        requests_by_thread(monkeypatch) as made,
+    ):
+        yield sandbox, made
+
+
 def call_family_messages(sandbox: GongSandbox, in_flight: int) -> list[dict]:
     config = tap_config(sandbox, max_concurrent_requests=in_flight, lookback_window_days=0)
     return sync_in_process(tap_in_process(config, streams=CALL_FAMILY))
@@ -572,10 +584,7 @@ def call_family_messages(sandbox: GongSandbox, in_flight: int) -> list[dict]:
 def test_a_pages_transcript_request_is_a_job_of_its_own_the_windows_worker_going_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with (
-        GongSandbox(sandbox_settings(days=10, calls=300, page_size=20)) as sandbox,
-        requests_by_thread(monkeypatch) as made,
-    ):
+    with small_company(monkeypatch) as (sandbox, made):
         call_family_messages(sandbox, IN_FLIGHT)
 
     # call_details' pages are the workers' alone; a transcript request is made by a
@@ -677,10 +686,7 @@ def test_page_children_emit_the_same_records_whether_workers_or_the_main_thread_
 def test_a_list_read_whole_is_fetched_by_a_worker_as_the_stream_before_it_ends(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with (
-        GongSandbox(sandbox_settings(days=10, calls=300, page_size=20)) as sandbox,
-        requests_by_thread(monkeypatch) as made,
-    ):
+    with small_company(monkeypatch) as (sandbox, made):
         config = tap_config(sandbox, max_concurrent_requests=IN_FLIGHT)
         messages = sync_in_process(tap_in_process(config, streams=("calls", "scorecards", "users")))
 
