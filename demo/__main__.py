@@ -167,12 +167,13 @@ class Demo:
         say("\nRows before -> after:")
         for table in after:
             say(f"  gong.{table:<22} {before.get(table, 0):>6,} -> {after[table]:>6,}")
+        # calls come in call_details' /v2/calls/extensive pages (filtered on the start).
         asked_from = min(
-            dt.datetime.fromisoformat(request.query["fromDateTime"].replace("Z", "+00:00"))
+            dt.datetime.fromisoformat(request.body["filter"]["fromDateTime"].replace("Z", "+00:00"))
             for request in self.sandbox.requests
-            if request.path == "/v2/calls"
+            if request.path == "/v2/calls/extensive" and request.body
         )
-        read = len(self.sandbox.calls(asked_from, self.sandbox.now()))
+        read = len(self.sandbox.call_details(asked_from, self.sandbox.now()))
         lookback_days = (last_end - asked_from) / DAY
         say(
             f"The tap asked Gong only for calls from {asked_from:%Y-%m-%d %H:%M} UTC on (the "
