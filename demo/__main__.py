@@ -167,11 +167,16 @@ class Demo:
         say("\nRows before -> after:")
         for table in after:
             say(f"  gong.{table:<22} {before.get(table, 0):>6,} -> {after[table]:>6,}")
-        # calls come in call_details' /v2/calls/extensive pages (filtered on the start).
-        asked_from = min(
-            dt.datetime.fromisoformat(request.body["filter"]["fromDateTime"].replace("Z", "+00:00"))
+        # Calls are read on /v2/calls, or in call_details' /v2/calls/extensive pages.
+        call_filters = [
+            request.query if request.path == "/v2/calls" else request.body["filter"]
             for request in self.sandbox.requests
-            if request.path == "/v2/calls/extensive" and request.body
+            if request.path == "/v2/calls"
+            or (request.path == "/v2/calls/extensive" and request.body)
+        ]
+        asked_from = min(
+            dt.datetime.fromisoformat(call_filter["fromDateTime"].replace("Z", "+00:00"))
+            for call_filter in call_filters
         )
         read = len(self.sandbox.call_details(asked_from, self.sandbox.now()))
         lookback_days = (last_end - asked_from) / DAY
