@@ -169,10 +169,9 @@ class Demo:
             say(f"  gong.{table:<22} {before.get(table, 0):>6,} -> {after[table]:>6,}")
         # Calls are read on /v2/calls, or in call_details' /v2/calls/extensive pages.
         call_filters = [
-            request.query if request.path == "/v2/calls" else request.body["filter"]
+            request.query if request.body is None else request.body["filter"]
             for request in self.sandbox.requests
-            if request.path == "/v2/calls"
-            or (request.path == "/v2/calls/extensive" and request.body)
+            if request.path in ("/v2/calls", "/v2/calls/extensive")
         ]
         asked_from = min(
             dt.datetime.fromisoformat(call_filter["fromDateTime"].replace("Z", "+00:00"))
