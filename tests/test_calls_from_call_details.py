@@ -102,6 +102,29 @@ def test_every_call_stream_selected_costs_two_requests_per_page_of_calls_not_thr
     assert len(paths) / calls * 100 <= 2.0
 
 
+def test_at_start_date_calls_read_with_call_details_are_the_calls_call_details_holds(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    # A web conference that started a little before it was scheduled: Gong's /v2/calls
+    # takes it by its scheduled time, /extensive by its start. A start_date between the two
+    # has it in `calls` alone, and out of `calls` + `call_details`, which hold the same calls.
+    early = next(
+        call
+        for call in sandbox.calls()
+        if parse_instant(call["started"]) < parse_instant(call["scheduled"])
+    )
+    config = {"start_date": early["scheduled"]}
+
+    alone = run_selected(sandbox, tmp_path, ("calls",), **config)
+    with_details = run_selected(sandbox, tmp_path, ("calls", "call_details"), **config)
+
+    assert early["id"] in calls_by_id(alone)
+    detail_ids = {record["id"] for record in with_details.records("call_details")}
+    assert set(calls_by_id(with_details)) == detail_ids
+    assert early["id"] not in detail_ids
+    assert calls_by_id(alone).keys() - {early["id"]} <= detail_ids
+
+
 def test_calls_state_is_call_details_state_so_calls_alone_goes_on_from_it(
     sandbox: GongSandbox, tmp_path: Path
 ) -> None:
