@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import heapq
 import itertools
 import threading
@@ -13,8 +12,9 @@ from tap_gong.errors import RequestBudgetSpent
 
 # Request starts are spaced by slightly more than a second per `rate` requests, so
 # that jitter between our clock and the moment Gong counts a request never puts
-# rate + 1 requests into one of Gong's rolling seconds.
-PACING_WINDOW_SECONDS = 1.03
+# rate + 1 requests into one of Gong's rolling seconds. A start counts from when the
+# request was written (`written`), so the margin is for the network's jitter only.
+PACING_WINDOW_SECONDS = 1.02
 # The rank of a thread that never said otherwise (the main thread): it goes first, as it
 # reads the oldest window, the one whose bookmark is committed next.
 FIRST_RANK = 0
@@ -50,7 +50,8 @@ class RequestPacer:
         self.requests_started = 0
         self._clock = clock
         self._sleep = sleep
-        self._recent_starts: collections.deque[float] = collections.deque(maxlen=rate)
+        # Each granted request's start, by grant number, while it can still hold one back.
+        self._recent_starts: dict[int, float] = {}
         self._not_before = 0.0
         self._condition = threading.Condition()
         # Tickets (precedence, arrival, rank, the window's requests so far, whether a
@@ -171,8 +172,11 @@ class RequestPacer:
             wait = self._seconds_to_next_start()
             if wait <= 0:
                 # Counted at grant time, under the lock: the budget stays exact.
-                self._recent_starts.append(self._clock())
+                now = self._clock()
                 self.requests_started += 1
+                self._recent_starts[self.requests_started] = now
+                self._thread.granted = self.requests_started
+                self._forget_starts_before(now - 2 * PACING_WINDOW_SECONDS)
                 return
             # Sleep outside the lock; a hold, a stop or a lower rank may have come meanwhile.
             self._condition.release()
@@ -180,6 +184,26 @@ class RequestPacer:
                 self._sleep(wait)
             finally:
                 self._condition.acquire()
+
+    def written(self) -> None:
+        """This thread's last granted request is written now: its start counts from now.
+
+        Between the grant and the write, the thread may wait for the interpreter's lock
+        (another thread parsing a page): counted from the grant, a late write would put
+        its arrival closer than a second to the requests granted after it.
+        """
+        granted = getattr(self._thread, "granted", None)
+        with self._condition:
+            if granted is None:
+                return
+            if granted in self._recent_starts:
+                self._recent_starts[granted] = max(self._recent_starts[granted], self._clock())
+            self._thread.granted = None
+
+    def _forget_starts_before(self, instant: float) -> None:
+        for granted, start in list(self._recent_starts.items()):
+            if start < instant:
+                del self._recent_starts[granted]
 
     def _first_in_line(self) -> int | None:
         """The arrival of the waiting request granted next: the first that may go.
@@ -209,6 +233,8 @@ class RequestPacer:
 
     def _seconds_to_next_start(self) -> float:
         wait = self._not_before - self._clock()
-        if len(self._recent_starts) == self.rate:
-            wait = max(wait, self._recent_starts[0] + PACING_WINDOW_SECONDS - self._clock())
+        starts = sorted(self._recent_starts.values())
+        if len(starts) >= self.rate:
+            # By start, not by grant: a late write may have moved a start past later ones.
+            wait = max(wait, starts[-self.rate] + PACING_WINDOW_SECONDS - self._clock())
         return wait

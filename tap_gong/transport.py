@@ -25,16 +25,19 @@ _sending = threading.local()
 
 
 @contextmanager
-def turn_before_writing(take_turn: Callable[[], None]) -> Iterator[None]:
-    """Each request this thread writes inside the block first calls `take_turn`.
+def turn_before_writing(
+    take_turn: Callable[[], None], written: Callable[[], None]
+) -> Iterator[None]:
+    """Each request this thread writes inside the block first calls `take_turn`, and
+    `written` once it is written (or failed to be).
 
     Redirects included: each is a request Gong counts.
     """
-    _sending.take_turn = take_turn
+    _sending.take_turn, _sending.written = take_turn, written
     try:
         yield
     finally:
-        _sending.take_turn = None
+        _sending.take_turn = _sending.written = None
 
 
 class _TurnTakingConnection(HTTPConnection):
@@ -48,10 +51,15 @@ class _TurnTakingConnection(HTTPConnection):
                 # What http.client would do inside `request`, done before the wait.
                 self.connect()
             take_turn()
-            if not self.is_connected:
-                # Gong closed it, idle while this request waited: the turn is still ours.
-                self.close()
-                self.connect()
+            try:
+                if not self.is_connected:
+                    # Gong closed it, idle while this request waited: the turn is still ours.
+                    self.close()
+                    self.connect()
+                super().request(*args, **kwargs)
+            finally:
+                _sending.written()
+            return
         super().request(*args, **kwargs)
 
 

@@ -46,8 +46,55 @@ def test_pacer_never_starts_more_than_the_rate_in_any_rolling_second() -> None:
     assert starts[-1] - starts[0] <= 10 * PACING_WINDOW_SECONDS
 
 
+def test_a_start_counts_from_when_its_request_was_written_not_granted() -> None:
+    # Between its turn and its write a thread may wait for Python's lock while another
+    # parses a page: Gong counts the request when it arrives, that much later.
+    clock = FakeClock()
+    pacer = RequestPacer(rate=1, clock=clock, sleep=clock.sleep)
+    pacer.wait_turn()
+    clock.now += 0.2
+    pacer.written()
+    written = clock.now
+
+    pacer.wait_turn()
+
+    assert clock.now == pytest.approx(written + PACING_WINDOW_SECONDS)
+
+
+def test_starts_moved_by_late_writes_still_keep_rate_in_any_rolling_second() -> None:
+    # A late write can move an older start past newer ones: the rolling second is counted
+    # over starts in time order, not in the order turns were granted.
+    clock = FakeClock()
+    pacer = RequestPacer(rate=3, clock=clock, sleep=clock.sleep)
+    granted, write = threading.Event(), threading.Event()
+
+    def worker_writing_late() -> None:
+        pacer.wait_turn()
+        granted.set()
+        write.wait()
+        pacer.written()
+
+    worker = threading.Thread(target=worker_writing_late)
+    worker.start()
+    granted.wait()
+    starts = [clock.now + 0.5]  # where its late write puts the worker's start
+    for turn in range(5):
+        if turn == 2:
+            clock.now += 0.5
+            write.set()
+            worker.join()
+        pacer.wait_turn()
+        pacer.written()
+        starts.append(clock.now)
+
+    starts.sort()
+    for i in range(len(starts) - 3):
+        assert starts[i + 3] - starts[i] >= PACING_WINDOW_SECONDS - 1e-9
+
+
 class ConnectionsAndTurns:
-    """What each thread of a run did, in order: "connect" (a connection opened), "turn"."""
+    """What each thread of a run did, in order: "connect" (a connection opened), "turn",
+    "written" (the request written)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.events: dict[str, list[str]] = defaultdict(list)
@@ -75,6 +122,11 @@ class ConnectionsAndTurns:
                 time.sleep(wait_seconds)
                 super().wait_turn()
                 record("turn")
+
+            @override
+            def written(self) -> None:
+                super().written()
+                record("written")
 
         return RecordingPacer(rate=100)
 
@@ -105,8 +157,10 @@ def test_a_request_takes_its_pacing_turn_once_its_connection_is_made(
         assert recorded.count("turn") == len(sandbox.requests) > 10
         assert len(recorded.events) > 2  # the main thread and workers
         for events in recorded.events.values():
-            assert events[:2] == ["connect", "turn"]
+            assert events[:3] == ["connect", "turn", "written"]
             assert events.count("connect") == 1  # then kept open
+            # Each request's start counts from its write (test_a_start_counts_from_...).
+            assert events.count("written") == events.count("turn")
 
 
 def test_each_thread_keeps_its_connection_from_one_stream_to_the_next(
@@ -132,7 +186,7 @@ def test_a_connection_gong_closed_while_its_request_waited_is_opened_again_unret
         assert run.count("turn") == len(sandbox.requests) > 3
         assert sandbox.counters()["dropped"] == 0
         # Each turn found its connection closed, and opened another after it.
-        assert run.events["MainThread"][:4] == ["connect", "turn", "connect", "turn"]
+        assert run.events["MainThread"][:4] == ["connect", "turn", "connect", "written"]
 
 
 def test_backfill_against_gongs_exact_limit_sees_no_429_and_runs_near_the_limit(

@@ -220,7 +220,7 @@ class GongStream(RESTStream[str | None]):
             # try whose connection fails (a closed port) must wait it out here, first.
             self.pacer.wait_out_hold()
             try:
-                with turn_before_writing(self._take_turn):
+                with turn_before_writing(self._take_turn, self.pacer.written):
                     return func(*args, **kwargs)
             except requests.exceptions.ConnectionError as exc:
                 if reason := unreachable_host_reason(exc):
