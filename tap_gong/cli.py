@@ -12,6 +12,8 @@ import signal
 import sys
 from types import FrameType
 
+from tap_gong.garbage import no_collection_at_exit
+
 
 def stopped_before_start(signum: int, frame: FrameType | None) -> None:
     print(
@@ -28,4 +30,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, stopped_before_start)
     from tap_gong.tap import TapGong  # noqa: PLC0415  # after the handlers, on purpose
 
-    TapGong.cli()
+    try:
+        TapGong.cli()
+    finally:
+        no_collection_at_exit()

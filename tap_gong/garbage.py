@@ -1,4 +1,5 @@
-"""Python's cycle collector, run less often during a sync: Gong's pages make no cycles."""
+"""Python's cycle collector, run less often during a sync (Gong's pages make no cycles), and
+not at all as the process ends."""
 
 from __future__ import annotations
 
@@ -26,3 +27,12 @@ def fewer_cycle_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*thresholds)
+
+
+def no_collection_at_exit() -> None:
+    """Leave every object out of the collection Python makes as it exits.
+
+    That last collection traverses the whole heap (0.16 s after a sync of 3,000 calls, a
+    run's end waited for) to free what the ending process frees anyway.
+    """
+    gc.freeze()
