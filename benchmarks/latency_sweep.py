@@ -174,7 +174,7 @@ def sweep_row(
         f"{latency:g} s",
         f"{run.wall_seconds:.1f} s",
         extra_share(counters["requests"], minimum_requests(sandbox, config, streams)),
-        f"{counters['requests'] / allowance:.0%}",
+        f"{counters['requests'] / allowance:.1%}",  # one decimal: 89.5 % is not 90 %
         f"{one_in_flight:.0%}",
         f"{counters['429']} ({counters['429'] / counters['requests'] * 100:.1f})",
         f"{tightest:.3f} s",
