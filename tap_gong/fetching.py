@@ -202,23 +202,40 @@ class AnswerBuffer:
                 if fetched.cancelled.is_set():
                     return False
                 self._condition.wait(CANCEL_POLL_SECONDS)
+            if fetched.cancelled.is_set():
+                return False  # nobody reads it: it holds no room (`forget`)
             self._bytes += size
             fetched.unread_bytes += size
-            return not fetched.cancelled.is_set()
+            return True
 
     def add(self, fetched: FetchedWindow, size: int) -> None:
         """Count `size` bytes of `fetched`'s answers without waiting for room: a page
         child's answers, fetched for a page already taken in (the main thread may be
         waiting for them)."""
         with self._condition:
-            self._bytes += size
-            fetched.unread_bytes += size
+            if not fetched.cancelled.is_set():
+                self._bytes += size
+                fetched.unread_bytes += size
 
     def give_back(self, fetched: FetchedWindow, size: int) -> None:
         with self._condition:
+            size = min(size, fetched.unread_bytes)  # none once forgotten (a dropped window)
             self._bytes -= size
             fetched.unread_bytes -= size
             self._condition.notify_all()
+
+    def forget(self, fetched: FetchedWindow) -> None:
+        """A dropped window's unread answers hold no room any more: nobody will read them."""
+        with self._condition:
+            self._bytes -= fetched.unread_bytes
+            fetched.unread_bytes = 0
+            self._condition.notify_all()
+
+    @property
+    def bytes_held(self) -> int:
+        """Bytes of answers fetched and not yet read, all windows together."""
+        with self._condition:
+            return self._bytes
 
 
 class StreamFetch:
@@ -242,7 +259,7 @@ class StreamFetch:
     def drop(self, windows: Iterable[FetchedWindow]) -> None:
         """Nobody reads these windows: their workers stop at their next answer."""
         for fetched in windows:
-            fetched.cancelled.set()
+            fetched.drop()
 
 
 class FetchedWindow:
@@ -273,6 +290,11 @@ class FetchedWindow:
             return False
         self._answers.put(item)
         return True
+
+    def drop(self) -> None:
+        """Nobody reads it: its worker stops at its next answer, its answers free their room."""
+        self.cancelled.set()
+        self._buffer.forget(self)
 
     def hold(self, size: int) -> None:
         """Count a page child's answers for one of its pages, until read (`release`)."""
@@ -312,6 +334,11 @@ class WindowFetcher:
         self._ahead: collections.deque[tuple[StreamFetch, Iterator[Window]]] = collections.deque()
         #: The streams synced after those, not started yet (None: not asked yet).
         self._following: Iterator[StreamWindows] | None = None
+
+    @property
+    def bytes_ahead(self) -> int:
+        """Bytes of answers fetched and not yet read (at most about `BYTES_AHEAD`)."""
+        return self._buffer.bytes_held
 
     def in_order(
         self,
@@ -458,7 +485,7 @@ class WindowFetcher:
     def _fetch_window(self, fetched: FetchedWindow) -> None:
         owner = fetched.owner
         if fetched.waits_for_first and not self._first_has_data(fetched):
-            fetched.cancelled.set()  # an empty first day: a probe comes first, in turn
+            fetched.drop()  # an empty first day: a probe comes first, in turn
         if fetched.cancelled.is_set():
             return
         self._pacer.rank_this_thread(fetched.rank)

@@ -443,6 +443,35 @@ def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_
     assert fetches["s1"] == 3  # fetched once, ahead of its turn
 
 
+def test_windows_dropped_with_answers_unread_give_their_room_back() -> None:
+    # Answers fetched ahead share BYTES_AHEAD: room kept by answers nobody will read would
+    # leave workers waiting for it for the rest of the run.
+    pacer = RequestPacer(rate=100)
+    fetches: Counter[str] = Counter()
+
+    def pages(window: Window) -> Iterator[FetchedPage]:
+        for page in range(3):
+            pacer.wait_turn()
+            fetches[window["name"]] += 1
+            time.sleep(0.05)
+            yield answer(f"{window['name']}/{page}".ljust(1000))
+
+    def windows(*names: str) -> Iterator[Window]:
+        return iter([{"name": name} for name in names])
+
+    fetcher = WindowFetcher(pacer, workers=3)
+    planned_ahead = StreamWindows("stats", windows("s1", "s2", "s3"), pages)
+    read_answers(fetcher, StreamWindows("calls", windows("c1"), pages), planned_ahead)
+    assert fetches["s2"] + fetches["s3"] > 0  # fetched ahead
+    # Its turn: only s1 is still planned; s2 and s3 are dropped with their answers unread.
+    read_answers(fetcher, StreamWindows("stats", windows("s1"), pages))
+
+    deadline = time.monotonic() + 2
+    while fetcher.bytes_ahead and time.monotonic() < deadline:
+        time.sleep(0.01)  # a worker stops at its next answer
+    assert fetcher.bytes_ahead == 0
+
+
 def test_a_fault_in_the_next_streams_windows_fetched_ahead_waits_for_that_streams_turn() -> None:
     pacer = RequestPacer(rate=100)
     rejected = GongRequestRejected("stats", "Gong answered 400")
