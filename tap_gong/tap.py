@@ -37,7 +37,7 @@ from tap_gong.kinds.windowed import WindowedStream
 from tap_gong.oauth import oauth_properties
 from tap_gong.pacing import RequestPacer
 from tap_gong.progress import StreamTally, left_after_streams
-from tap_gong.request_estimate import left_after_run
+from tap_gong.request_estimate import counted, left_after_run
 from tap_gong.settings import ACTIVITY_PERIODS, DEFAULT_API_URL, GongSettings
 from tap_gong.streams import STREAM_TYPES
 from tap_gong.windows import parse_instant, utc_now
@@ -274,9 +274,8 @@ class TapGong(Tap):
         def details(name: str) -> str:
             tally = streams[name].tally
             left = f"; {left_after_run(tally.left, budget)}" if tally.left else ""
-            return (
-                f"{tally.records:,} records, {streams[name].requests_of_stream():,} requests{left}"
-            )
+            requests = counted(streams[name].requests_of_stream(), "request")
+            return f"{counted(tally.records, 'record')}, {requests}{left}"
 
         lines = outcomes.summary_lines(details)
         left = left_after_streams(tallies, budget)

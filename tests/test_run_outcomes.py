@@ -8,6 +8,7 @@ scope it needs, so that Meltano shows the run failed.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import time
@@ -85,6 +86,9 @@ def test_a_stream_gong_refuses_fails_alone_and_every_other_stream_runs_to_its_en
             "  call_details: stopped: with call_transcripts"
         )
         assert summary_line(run, "calls").startswith("  calls: finished (")
+        # A stream that made one request says so in the singular.
+        assert re.search(r" 1 request[);]", run.stderr)
+        assert not re.search(r"[ (]1 requests", run.stderr)
 
 
 def test_once_the_scope_is_granted_the_next_run_delivers_what_the_refused_family_missed(
