@@ -35,11 +35,23 @@ STALLED_BY_BUDGET = "stalled_by_budget"
 CUT_BY_BUDGET = "cut_by_budget"
 # At most this many doublings: a share never needs to outgrow the budget.
 MOST_DOUBLINGS = 10
+# The stream's state key: how many times its windows are halved. Gong does not sort calls
+# in a range, so a bookmark only passes whole windows: a window of more pages than the
+# budget allows would stop every run before its end, forever. Each run the budget stops
+# before a window is finished halves them once more, until one fits; they stay so while
+# the budget cuts the stream, and are whole again once a run finishes it.
+WINDOWS_HALVED = "windows_halved_by_budget"
 
 
 def runs_stalled_by_budget(stream_state: Mapping[str, Any]) -> int:
     runs = stream_state.get(STALLED_BY_BUDGET, 0)
     return runs if isinstance(runs, int) else 0
+
+
+def windows_halved(stream_state: Mapping[str, Any]) -> int:
+    """How many times the stream's windows are halved to fit its share (`WINDOWS_HALVED`)."""
+    times = stream_state.get(WINDOWS_HALVED, 0)
+    return times if isinstance(times, int) and times > 0 else 0
 
 
 def streams_in_budget_order(
@@ -72,8 +84,13 @@ class RequestShare:
         requests_used: Callable[[], int],
         streams_left: Callable[[], int],
         stream_state: Callable[[], dict[str, Any]],
+        *,
+        halves_windows: bool = False,
     ) -> None:
         self._pacer = pacer
+        #: Whether a stall halves the stream's windows (`WINDOWS_HALVED`): windows of
+        #: instants, which can be cut shorter (a company day cannot).
+        self._halves_windows = halves_windows
         self._requests_used = requests_used
         self._streams_left = streams_left
         self._stream_state = stream_state
@@ -99,10 +116,14 @@ class RequestShare:
         state.pop(CUT_BY_BUDGET, None)
         if stopped_by_budget and not self._progressed:
             state[STALLED_BY_BUDGET] = runs_stalled_by_budget(state) + 1
+            if self._halves_windows:
+                state[WINDOWS_HALVED] = windows_halved(state) + 1
             return
         state.pop(STALLED_BY_BUDGET, None)
         if stopped_by_budget:
             state[CUT_BY_BUDGET] = True
+        else:
+            state.pop(WINDOWS_HALVED, None)
 
     def windows(self, windows: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
         """`windows` while the share allows starting another (each costs at least a request)."""

@@ -128,6 +128,10 @@ class StreamProgress:
         """The probe moved on: what it and the days after it still need (None: it is over)."""
         self._probe_left = left
 
+    def window_cut(self, records: int) -> None:
+        """A window stopped before its end (a budget, a fault): its records written count."""
+        self.tally.records += records
+
     def window_done(self, records: int) -> None:
         self._windows_done += 1
         # A window with data: the rest of the plan is read day by day, not probed.

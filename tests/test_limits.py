@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -245,6 +245,43 @@ def test_request_budget_is_a_planned_stop_and_the_next_run_goes_on(
         (r["userId"], r["fromDate"]) for run in runs for r in run.records("interaction_stats")
     }
     assert delivered_days == set(expected_stats(sandbox, config))
+
+
+def test_a_window_of_more_pages_than_the_budget_is_halved_until_every_call_arrives(
+    tmp_path: Path,
+) -> None:
+    # 2,000 calls in one 30-day window are 20 pages; a bookmark passes only whole windows,
+    # so a budget of 12 would stop every run inside it, forever.
+    with GongSandbox(sandbox_settings(calls=2000)) as sandbox:
+        config = tap_config(sandbox, max_requests_per_run=12, max_concurrent_requests=1)
+        runs = [run_tap(config, tmp_path, streams=("calls",))]
+        while "max_requests_per_run=12" in runs[-1].stderr and len(runs) < 12:
+            runs.append(run_tap(config, tmp_path, runs[-1].final_state, streams=("calls",)))
+
+        assert all(run.returncode == 0 for run in runs)
+        assert "max_requests_per_run=12" not in runs[-1].stderr, "the last run finished"
+        delivered = {r["id"] for run in runs for r in run.records("calls")}
+        assert delivered == {c["id"] for c in sandbox.calls()}
+        assert "windows_halved_by_budget" not in runs[-1].final_state["bookmarks"]["calls"]
+        for run in runs:  # each run's summary counts what it wrote, finished windows or not
+            written = len(run.records("calls"))
+            assert f"  calls: {'finished' if run is runs[-1] else 'stopped'}" in run.stderr
+            assert f"({written:,} records, " in run.stderr
+
+
+def test_a_stream_read_in_anothers_pages_leaves_its_budget_share_to_that_stream(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    # calls costs nothing in call_details' pages: call_details shares 12 with
+    # interaction_stats alone, 6 each (a window of a day is a request here).
+    config = tap_config(
+        sandbox, max_requests_per_run=12, max_concurrent_requests=1, calls_window_days=1
+    )
+
+    run_tap(config, tmp_path, streams=("call_details", "calls", "interaction_stats"))
+
+    paths = Counter(r.path for r in sandbox.requests)
+    assert paths == {"/v2/calls/extensive": 6, "/v2/stats/interaction": 6}
 
 
 def test_fault_that_outlasts_the_retries_stops_with_the_last_fault_and_resumable_state(

@@ -121,6 +121,8 @@ class GongStream(RESTStream[str | None]):
     filters_by_workspace: ClassVar[bool] = False
     #: Whether `user_ids` limits this stream: its filter then has `userIds`.
     filters_by_user_ids: ClassVar[bool] = False
+    #: Whether a budget that stops it before a window is finished halves its windows.
+    windows_can_be_halved: ClassVar[bool] = False
 
     def __init__(self, tap: Tap, run: GongRun) -> None:
         #: The tap this stream belongs to (the SDK keeps it private).
@@ -415,9 +417,22 @@ class GongStream(RESTStream[str | None]):
         return RequestShare(
             self.pacer,
             self.requests_of_stream,
-            lambda: len(self.streams_synced_from_here()),
+            self.streams_sharing_the_budget,
             lambda: self.stream_state,
+            halves_windows=self.windows_can_be_halved,
         )
+
+    def streams_sharing_the_budget(self) -> int:
+        """Streams synced from here on that make requests of their own, this one included:
+        one whose records come in the pages of a later one (`pages_come_with`) costs none."""
+        synced = self.streams_synced_from_here()
+        return sum(
+            1 for stream in synced if stream is self or stream.pages_come_with() not in synced
+        )
+
+    def pages_come_with(self) -> GongStream | None:
+        """The stream whose pages bring this one's records (None: it requests its own)."""
+        return None
 
     def streams_synced_from_here(self) -> list[GongStream]:
         """The top-level streams the SDK syncs from this one on, in its order.

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
+from tap_gong.budget import windows_halved
 from tap_gong.fetching import Window
 from tap_gong.kinds.windowed import WindowedStream
 from tap_gong.reconcile import Reconciliation
@@ -30,6 +31,9 @@ WINDOWS_PER_WORKER = 4
 # hours gains nothing from a window per worker.
 SHORTEST_BACKFILL_WINDOW = dt.timedelta(days=7)
 SHORTEST_WINDOW_PER_WORKER = dt.timedelta(days=1)
+# Windows halved for a small max_requests_per_run (tap_gong/budget.py) are never shorter:
+# a minute of more calls than a run's budget reads is no company's.
+SHORTEST_WINDOW_UNDER_BUDGET = dt.timedelta(minutes=1)
 
 
 class DateTimeWindowStream(WindowedStream):
@@ -44,6 +48,7 @@ class DateTimeWindowStream(WindowedStream):
 
     replication_key = "started"
     window_unit = "date windows"
+    windows_can_be_halved = True
 
     def rereads(self) -> dt.timedelta:
         """How far before the bookmark a run starts: the lookback beyond the allowance."""
@@ -96,8 +101,15 @@ class DateTimeWindowStream(WindowedStream):
         overlap, and the windows read later are held in memory meanwhile, so many small
         windows beat a few large ones. Each extra cut costs at most one request (a
         window's last, partial page), so an incremental run (a bookmark), and a run with
-        one request in flight, keep theirs.
+        one request in flight, keep theirs. A budget that stopped the stream before it
+        finished a window halves them (`windows_halved`).
         """
+        length = self.unhalved_window_length(start, end)
+        if halvings := windows_halved(self.stream_state):
+            return max(length / 2**halvings, SHORTEST_WINDOW_UNDER_BUDGET)
+        return length
+
+    def unhalved_window_length(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
         calls_window = self.settings.calls_window
         if self.saved_bookmark() is not None or self.settings.max_concurrent_requests == 1:
             return calls_window

@@ -96,6 +96,10 @@ class WindowedStream(GongStream):
     def share_pages(self) -> None:
         """Before any request: make the streams this one's pages also hold its `state_copies`."""
 
+    @override
+    def pages_come_with(self) -> GongStream | None:
+        return self.pages_from
+
     def records_of_shared_page(self, page: list[dict]) -> Iterable[dict]:
         """This stream's records in a page of the stream it shares pages with (`pages_from`)."""
         raise NotImplementedError
@@ -182,9 +186,13 @@ class WindowedStream(GongStream):
         with contextlib.closing(self.windows_with_records()) as windows:
             for window, records in windows:
                 count = 0
-                for record in records:
-                    count += 1
-                    yield record
+                try:
+                    for record in records:
+                        count += 1
+                        yield record
+                except BaseException:
+                    progress.window_cut(count)
+                    raise
                 state.record_bookmark(self, self.window_bookmark(window))
                 self.emit_state()
                 self.logger.debug("%s: %s done, %d records", self.name, window, count)
