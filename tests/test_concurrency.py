@@ -414,21 +414,32 @@ def read_answers(
     return [p.answer.content.decode() for fetched in in_order for p in fetched.answers()]
 
 
-def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_plan_changed() -> (
-    None
-):
-    pacer = RequestPacer(rate=100)
-    fetches: Counter[str] = Counter()
+def named_windows(*names: str) -> Iterator[Window]:
+    return iter([{"name": name} for name in names])
+
+
+def three_pages_each(
+    pacer: RequestPacer, fetches: Counter[str], page_bytes: int = 0
+) -> Callable[[Window], Iterator[FetchedPage]]:
+    """Each window's 3 pages ("name/0"...), 50 ms apart, counted in `fetches` by window."""
 
     def pages(window: Window) -> Iterator[FetchedPage]:
         for page in range(3):
             pacer.wait_turn()
             fetches[window["name"]] += 1
             time.sleep(0.05)
-            yield answer(f"{window['name']}/{page}")
+            yield answer(f"{window['name']}/{page}".ljust(page_bytes))
 
-    def windows(*names: str) -> Iterator[Window]:
-        return iter([{"name": name} for name in names])
+    return pages
+
+
+def test_the_next_streams_windows_fetched_ahead_are_read_in_its_turn_unless_its_plan_changed() -> (
+    None
+):
+    pacer = RequestPacer(rate=100)
+    fetches: Counter[str] = Counter()
+    pages = three_pages_each(pacer, fetches)
+    windows = named_windows
 
     fetcher = WindowFetcher(pacer, workers=3)
     planned_ahead = StreamWindows("stats", windows("s1", "s2", "s3"), pages)
@@ -448,16 +459,8 @@ def test_windows_dropped_with_answers_unread_give_their_room_back() -> None:
     # leave workers waiting for it for the rest of the run.
     pacer = RequestPacer(rate=100)
     fetches: Counter[str] = Counter()
-
-    def pages(window: Window) -> Iterator[FetchedPage]:
-        for page in range(3):
-            pacer.wait_turn()
-            fetches[window["name"]] += 1
-            time.sleep(0.05)
-            yield answer(f"{window['name']}/{page}".ljust(1000))
-
-    def windows(*names: str) -> Iterator[Window]:
-        return iter([{"name": name} for name in names])
+    pages = three_pages_each(pacer, fetches, page_bytes=1000)
+    windows = named_windows
 
     fetcher = WindowFetcher(pacer, workers=3)
     planned_ahead = StreamWindows("stats", windows("s1", "s2", "s3"), pages)
