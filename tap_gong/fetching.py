@@ -36,7 +36,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -115,8 +115,9 @@ class FetchedPage:
     """One page of a window as a worker fetched it, with its page children's requests."""
 
     answer: requests.Response
-    #: The page children's requests for this page (None: they make none).
-    children: ChildJob | None = None
+    #: The page children's requests for this page, each a job of its own (idle workers
+    #: make several at once: a request per user of a page of users).
+    children: list[ChildJob] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -126,7 +127,11 @@ class FetchedPage:
 
     def children_answers(self) -> dict[str, ChildAnswers]:
         """On the main thread: each page child's answers for this page, by its name."""
-        return self.children.answers() if self.children is not None else {}
+        answers: dict[str, ChildAnswers] = {}
+        for job in self.children:
+            for child, got in job.answers().items():
+                answers.setdefault(child, {}).update(got)
+        return answers
 
 
 FetchAnswers = Callable[[Window], Iterable[FetchedPage]]
@@ -477,8 +482,8 @@ class WindowFetcher:
             self._fetch_window(job)
 
     def _queue_children(self, fetched: FetchedWindow, page: FetchedPage) -> None:
-        """Queue the page's children's requests for the next idle worker."""
-        if (job := page.children) is not None:
+        """Queue the page's children's requests for the next idle workers."""
+        for job in page.children:
             job.window = fetched
             self._jobs.put((CHILD_JOB, fetched.rank, next(self._job_numbers), job))
 

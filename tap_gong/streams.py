@@ -19,7 +19,7 @@ from tap_gong.kinds.base import GongStream
 from tap_gong.kinds.company_days import ONE_DAY, CompanyDayStream
 from tap_gong.kinds.date_time_windows import DateTimeWindowStream
 from tap_gong.kinds.full_table import FullTableStream
-from tap_gong.kinds.page_child import PageChildStream
+from tap_gong.kinds.page_child import PageChildStream, PerItemRequestsStream
 from tap_gong.kinds.windowed import WindowedStream
 from tap_gong.shared_pages import (
     BOOKMARK,
@@ -492,7 +492,7 @@ class WorkspacesStream(FullTableStream):
 # The library: public folders of each workspace, and the calls in each folder.
 
 
-class PerItemStream(PageChildStream):
+class PerItemStream(PerItemRequestsStream):
     """A list asked once per item of its parent's page (a workspace, a folder, a profile),
     read whole on every run: the item's id goes in the query as `item_param`, and on each
     record as `item_field`; Gong's own `id` of a record becomes `id_field` where set.
@@ -505,13 +505,19 @@ class PerItemStream(PageChildStream):
     per_workspace: ClassVar[bool] = False
 
     @override
+    def requests_of_items(self, items: list[dict]) -> list[Context]:
+        workspace_id = self.settings.workspace_id
+        return [
+            {self.item_param: item.get("id")}
+            for item in items
+            if not self.per_workspace or workspace_id in (None, item.get("id"))
+        ]
+
+    @override
     def records_of_page(self, page: list[dict]) -> Iterable[dict]:
-        for item in page:
-            item_id = item.get("id")
-            if self.per_workspace and self.settings.workspace_id not in (None, item_id):
-                continue
-            for record in self.request_records({self.item_param: item_id}):
-                yield {self.item_field: item_id, **self.renamed_id(record)}
+        for context in self.requests_of_items(page):
+            for record in self.request_records(context):
+                yield {self.item_field: context[self.item_param], **self.renamed_id(record)}
 
     def renamed_id(self, record: dict) -> dict:
         """Gong's record, its `id` named `id_field` where set (it is then the parent's)."""
@@ -646,7 +652,7 @@ class ActivityByPeriodStream(UserActivityStream):
         }
 
 
-class UserSettingsHistoryStream(PageChildStream):
+class UserSettingsHistoryStream(PerItemRequestsStream):
     """Every change of every user's recording settings: one request per user, read whole."""
 
     name = "user_settings_history"
@@ -659,11 +665,14 @@ class UserSettingsHistoryStream(PageChildStream):
     selected_by_default = False
 
     @override
+    def requests_of_items(self, items: list[dict]) -> list[Context]:
+        return [{"userId": user.get("id")} for user in items]
+
+    @override
     def records_of_page(self, page: list[dict]) -> Iterable[dict]:
-        for user in page:
-            user_id = user.get("id")
-            for change in self.request_records({"userId": user_id}):
-                yield {**change, "userId": user_id}
+        for context in self.requests_of_items(page):
+            for change in self.request_records(context):
+                yield {**change, "userId": context["userId"]}
 
 
 # Gong's log types (GET /v2/logs `logType`; the spec lists no enum, gong-api-beyond.md §2.9).
@@ -806,7 +815,7 @@ class PermissionProfileUsersStream(PerItemStream):
     id_field = "userId"
 
 
-class EngageFlowsStream(PageChildStream):
+class EngageFlowsStream(PerItemRequestsStream):
     """Every Gong Engage flow: one request per user (`flowOwnerEmail`), read whole.
 
     Gong lists the company's flows with each owner's personal and shared ones (GET /v2/flows
@@ -831,13 +840,14 @@ class EngageFlowsStream(PageChildStream):
         self.owners_without_engage = 0
 
     @override
+    def requests_of_items(self, items: list[dict]) -> list[Context]:
+        return [{"flowOwnerEmail": email} for user in items if (email := user.get("emailAddress"))]
+
+    @override
     def records_of_page(self, page: list[dict]) -> Iterable[dict]:
         self.owners_without_engage = 0
-        for user in page:
-            email = user.get("emailAddress")
-            if not email:
-                continue
-            for flow in self.request_records({"flowOwnerEmail": email}):
+        for context in self.requests_of_items(page):
+            for flow in self.request_records(context):
                 if (flow_id := str(flow.get("id"))) not in self.flows_emitted:
                     self.flows_emitted.add(flow_id)
                     yield flow
@@ -853,16 +863,17 @@ class EngageFlowsStream(PageChildStream):
     @override
     def validate_response(self, response: requests.Response) -> None:
         if is_owner_without_engage(response):
-            self.owners_without_engage += 1
             self.run.outcomes.gong_accepted()
             return
         super().validate_response(response)
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        # Counted here, on the main thread, whichever thread made the request.
         if is_owner_without_engage(response):
-            return iter(())
-        return super().parse_response(response)
+            self.owners_without_engage += 1
+            return
+        yield from super().parse_response(response)
 
 
 # Every stream the tap offers; tap.py discovers these.

@@ -654,7 +654,9 @@ def child_job_runs(
             pacer.wait_turn()
             time.sleep(0.05)  # an answer's latency
             page_threads.append(threading.current_thread().name)
-            yield FetchedPage(answer(f"w/{page}").answer, ChildJob(functools.partial(child, page)))
+            yield FetchedPage(
+                answer(f"w/{page}").answer, [ChildJob(functools.partial(child, page))]
+            )
             if window_waits_for_job:
                 jobs_done[page].wait(5)  # its worker held up until the job is done
 
@@ -686,6 +688,30 @@ def test_the_main_thread_runs_a_page_childs_job_no_worker_is_free_to_take() -> N
 
     assert all(thread.startswith("gong-fetch-") for thread in page_threads)
     assert job_threads == [main.name] * 3
+
+
+def test_a_page_childs_request_per_item_is_made_by_several_workers_at_once(
+    tmp_path: Path,
+) -> None:
+    # user_settings_history asks Gong once per user: one at a time, a page of 100 users
+    # would wait for 100 answers one after the other.
+    with GongSandbox(sandbox_settings(latency_seconds=0.2)) as sandbox:
+        config = tap_config(sandbox, max_concurrent_requests=4)
+        run = run_tap(config, tmp_path, streams=("users", "user_settings_history"))
+
+        assert run.returncode == 0, run.stderr[-2000:]
+        arrivals = sorted(r.at for r in sandbox.requests if r.path.endswith("/settings-history"))
+        expected = {
+            (user["id"], change["setting"], instant(change["time"]))
+            for user in sandbox.users()
+            for change in sandbox.settings_history(user["id"])
+        }
+    assert len(arrivals) == len(sandbox.users()) > 4
+    # The first alone (a missing scope is refused once), then several in flight: requests
+    # arrive while others wait for their answers.
+    assert sum(b - a < 0.1 for a, b in itertools.pairwise(arrivals)) >= 3
+    records = run.records("user_settings_history")
+    assert {(r["userId"], r["setting"], instant(r["time"])) for r in records} == expected
 
 
 def test_page_children_emit_the_same_records_whether_workers_or_the_main_thread_request() -> None:

@@ -50,7 +50,6 @@ from tap_gong.errors import (
     StreamFailure,
 )
 from tap_gong.fetching import (
-    ChildAnswers,
     ChildJob,
     FetchAnswers,
     FetchedPage,
@@ -519,18 +518,19 @@ class GongStream(RESTStream[str | None]):
         return None
 
     def fetch_pages(self) -> FetchAnswers:
-        """How a worker fetches a window: each page, with its page children's requests as
-        a job of their own, for any worker (the children chosen here, on the main thread)."""
+        """How a worker fetches a window: each page, with each of its page children's
+        requests as a job of its own, for any worker (the children chosen here, on the main
+        thread; the requests told from the page's answer, on the worker)."""
         children = self.page_children()
 
-        def answers_of_children(answer: requests.Response) -> dict[str, ChildAnswers]:
-            for_children = {child.name: child.answers_for_page(answer) for child in children}
-            return {name: got for name, got in for_children.items() if got}
+        def child_jobs(answer: requests.Response) -> Iterator[ChildJob]:
+            for child in children:
+                for context in child.requests_for_answer(answer) or ():
+                    yield ChildJob(functools.partial(child.answers_for, context))
 
         def pages(window: Window) -> Iterator[FetchedPage]:
             for answer in self.fetch_answers(window):
-                job = ChildJob(functools.partial(answers_of_children, answer)) if children else None
-                yield FetchedPage(answer, job)
+                yield FetchedPage(answer, list(child_jobs(answer)))
 
         return pages
 

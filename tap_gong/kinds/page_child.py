@@ -7,9 +7,11 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from singer_sdk.helpers.jsonpath import extract_jsonpath
 from typing_extensions import override
 
 from tap_gong import sdk_seams
+from tap_gong.answers import gong_body
 from tap_gong.errors import RUN_FAULTS, StreamFailure
 from tap_gong.fetching import ChildAnswers, context_key
 from tap_gong.kinds.base import GongStream
@@ -30,9 +32,9 @@ class PageChildStream(GongStream):
     lost, and the child keeps no state per parent item or page.
 
     A child that makes requests for a page says which from the parent's raw answer
-    (`requests_for_answer`): they are a job of their own (`answers_for_page`, run by an
-    idle worker, or by the main thread if none took it yet), and the main thread reads
-    their answers with the page.
+    (`requests_for_answer`): each is a job of its own (`answers_for`, run by an idle
+    worker, or by the main thread if none took it yet), and the main thread reads their
+    answers with the page.
     """
 
     is_sorted = False
@@ -49,10 +51,14 @@ class PageChildStream(GongStream):
         self.page: list[dict] = []
         #: Gong refused it, its parent going on (`page_children_fail_alone`): no more pages.
         self.refused = False
-        #: What workers fetched for the page being read (`answers_for_page`).
+        #: What workers fetched for the page being read (`answers_for`).
         self.answers_ahead: ChildAnswers = {}
         #: Gong refused a request a worker made for it: workers make no more.
         self.refused_ahead = threading.Event()
+        #: Its first job's request is answered (`wait_for_first_answer`).
+        self.first_answered = threading.Event()
+        self._first_lock = threading.Lock()
+        self._first_taken = False
         self.logger.addFilter(self.said_once_a_run)
 
     # What the SDK's sync() logs each time: here each page. Once a run is enough.
@@ -72,28 +78,40 @@ class PageChildStream(GongStream):
         thread makes them (the default; most children make none)."""
         return None
 
-    def answers_for_page(self, answer: requests.Response) -> ChildAnswers:
-        """In the page's job (`fetching.ChildJob`), once the parent's page is fetched:
-        this child's answers for it.
+    def answers_for(self, context: Context) -> dict[str, ChildAnswers]:
+        """In a job of its own (`fetching.ChildJob`), once the parent's page is fetched:
+        the answers of one of this child's requests for it, by its name.
 
         A fault is kept and raised when the child asks for that request on the main
         thread, just where it would have made it; one about the whole run stops the run's
-        requests at once, as a fault on the main thread does.
+        requests at once, as a fault on the main thread does. Once Gong refused one, the
+        workers make no more: the main thread makes them, and meets the refusal first.
         """
-        fetched: ChildAnswers = {}
+        self.wait_for_first_answer()
         if self.refused_ahead.is_set():
-            return fetched
-        for context in self.requests_for_answer(answer) or ():
-            try:
-                fetched[context_key(context)] = list(self.fetch_answers(context))
-            except Exception as fault:  # raised on the main thread, in its turn
-                fetched[context_key(context)] = fault
-                if isinstance(fault, StreamFailure):
-                    self.refused_ahead.set()
-                if isinstance(fault, RUN_FAULTS):
-                    self.pacer.stop(fault)
-                break
-        return fetched
+            return {}
+        try:
+            got: list[requests.Response] | Exception = list(self.fetch_answers(context))
+        except Exception as fault:  # raised on the main thread, in its turn
+            got = fault
+            if isinstance(fault, StreamFailure):
+                self.refused_ahead.set()
+            if isinstance(fault, RUN_FAULTS):
+                self.pacer.stop(fault)
+        finally:
+            self.first_answered.set()
+        return {self.name: {context_key(context): got}}
+
+    def wait_for_first_answer(self) -> None:
+        """The first of this child's jobs goes alone; the others wait for its answer.
+
+        Gong refuses a stream that lacks its scope on every request: one refusal is
+        enough, rather than one per worker.
+        """
+        with self._first_lock:
+            first, self._first_taken = not self._first_taken, True
+        if not first:
+            self.first_answered.wait()
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:
@@ -133,3 +151,29 @@ class PageChildStream(GongStream):
         """ACTIVATE_VERSION after the parent's complete re-read, whose pages held every record."""
         sdk_seams.write_schema_message(self)  # a target refuses a stream it got no SCHEMA for
         sdk_seams.write_activate_version_message(self, version)
+
+
+class PerItemRequestsStream(PageChildStream):
+    """A page child that asks Gong once per item of its parent's page (a user, a workspace,
+    a folder): the items, and so the requests, are told from the page's raw answer on the
+    worker that fetched it, and workers make them side by side."""
+
+    def requests_of_items(self, items: list[dict]) -> list[Context]:
+        """The context of each request this child makes for these items of the parent's."""
+        raise NotImplementedError
+
+    @override
+    def requests_for_answer(self, answer: requests.Response) -> list[Context] | None:
+        items = self.parent_items(answer)
+        return None if items is None else self.requests_of_items(items)
+
+    def parent_items(self, answer: requests.Response) -> list[dict] | None:
+        """The items of the parent's raw `answer`, decoded as the main thread will read
+        them (the body is decoded once); None if it is not a page of them."""
+        parent = self.parent_stream_type
+        if parent is None or not issubclass(parent, GongStream):
+            return None
+        try:
+            return list(extract_jsonpath(parent.records_jsonpath, gong_body(answer)))
+        except ValueError:
+            return None  # the main thread meets what is wrong with it, in its turn
