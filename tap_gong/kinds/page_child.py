@@ -55,10 +55,6 @@ class PageChildStream(GongStream):
         self.answers_ahead: ChildAnswers = {}
         #: Gong refused a request a worker made for it: workers make no more.
         self.refused_ahead = threading.Event()
-        #: Its first job's request is answered (`wait_for_first_answer`).
-        self.first_answered = threading.Event()
-        self._first_lock = threading.Lock()
-        self._first_taken = False
         self.logger.addFilter(self.said_once_a_run)
 
     # What the SDK's sync() logs each time: here each page. Once a run is enough.
@@ -87,7 +83,6 @@ class PageChildStream(GongStream):
         requests at once, as a fault on the main thread does. Once Gong refused one, the
         workers make no more: the main thread makes them, and meets the refusal first.
         """
-        self.wait_for_first_answer()
         if self.refused_ahead.is_set():
             return {}
         try:
@@ -98,20 +93,7 @@ class PageChildStream(GongStream):
                 self.refused_ahead.set()
             if isinstance(fault, RUN_FAULTS):
                 self.pacer.stop(fault)
-        finally:
-            self.first_answered.set()
         return {self.name: {context_key(context): got}}
-
-    def wait_for_first_answer(self) -> None:
-        """The first of this child's jobs goes alone; the others wait for its answer.
-
-        Gong refuses a stream that lacks its scope on every request: one refusal is
-        enough, rather than one per worker.
-        """
-        with self._first_lock:
-            first, self._first_taken = not self._first_taken, True
-        if not first:
-            self.first_answered.wait()
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:
@@ -158,9 +140,36 @@ class PerItemRequestsStream(PageChildStream):
     a folder): the items, and so the requests, are told from the page's raw answer on the
     worker that fetched it, and workers make them side by side."""
 
+    def __init__(self, tap: Tap, run: GongRun) -> None:
+        super().__init__(tap, run)
+        #: Its first job's request is answered (`wait_for_first_answer`).
+        self.first_answered = threading.Event()
+        self._first_lock = threading.Lock()
+        self._first_taken = False
+
     def requests_of_items(self, items: list[dict]) -> list[Context]:
         """The context of each request this child makes for these items of the parent's."""
         raise NotImplementedError
+
+    @override
+    def answers_for(self, context: Context) -> dict[str, ChildAnswers]:
+        self.wait_for_first_answer()
+        try:
+            return super().answers_for(context)
+        finally:
+            self.first_answered.set()
+
+    def wait_for_first_answer(self) -> None:
+        """The first of this child's jobs in a run goes alone; the others wait for its answer.
+
+        Gong refuses a stream that lacks its scope on every request: one refusal is enough,
+        not one per worker. (A page's transcript request, one per page of call details,
+        needs no such wait: its pages come one at a time.)
+        """
+        with self._first_lock:
+            first, self._first_taken = not self._first_taken, True
+        if not first:
+            self.first_answered.wait()
 
     @override
     def requests_for_answer(self, answer: requests.Response) -> list[Context] | None:
