@@ -5,12 +5,13 @@ No other test runs it: it once broke unseen when calls came to ride on call_deta
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 
 from demo.__main__ import NEW_CALLS
-from tests.e2e.meltano_project import MeltanoProject
+from tests.e2e.meltano_project import REPO_ROOT, MeltanoProject
 
 DEMO_TIMEOUT_SECONDS = 600
 SANDBOX_CALLS = 300  # demo/__main__.py's sandbox
@@ -27,9 +28,12 @@ def rows_before_and_after(output: str) -> dict[str, tuple[int, int]]:
 def test_the_demo_loads_gong_into_duckdb_then_adds_only_the_new_calls_incrementally(
     meltano_project: MeltanoProject,
 ) -> None:
+    # The README runs it from the repository root, which puts demo/ and tests/ on the path;
+    # the project's copy has neither (meltano_project.NOT_COPIED).
     demo = subprocess.run(
         [sys.executable, "-m", "demo"],
         cwd=meltano_project.root,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
         text=True,
         timeout=DEMO_TIMEOUT_SECONDS,
