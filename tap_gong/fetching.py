@@ -17,8 +17,9 @@ when it reads them, unless it is about the whole run (the quota, the credentials
 no next stream to feed, the pacer serves a stream's last windows evenly, so that they
 end together.
 
-A page child's requests for a page (call_transcripts: one per page of call_details) are
-a job of their own (`ChildJob`, handed on with the page in its `FetchedPage`), which any
+Each request a page child makes for a page (call_transcripts: one per page of
+call_details; user_settings_history: one per user) is a job of its own (`ChildJob`,
+handed on with the page in its `FetchedPage`), which any
 idle worker takes once no window waits for a worker (a window is a chain of requests, the
 job one or a few: the chain starts first): the window's worker goes straight on to its
 next page, so a window's chain of requests is its pages only; at the pacer too, the job's
@@ -52,7 +53,7 @@ ChildAnswers = dict[str, list[requests.Response] | Exception]
 
 
 class ChildJob:
-    """A page's page-children requests, a job of its own: run once, by a worker or the
+    """One of a page's page-child requests, a job of its own: run once, by a worker or the
     main thread, whichever takes it first (`claim`)."""
 
     def __init__(self, fetch: Callable[[], dict[str, ChildAnswers]]) -> None:

@@ -23,9 +23,9 @@ from typing import Any
 
 from tap_gong.late_data import LAST_RUN_AT, REREAD_AT, RESUME_FROM
 from tap_gong.reconcile import RECONCILE, RECONCILED_AT, TABLE_VERSION
+from tap_gong.state import BOOKMARK
 from tap_gong.windows import parse_instant
 
-BOOKMARK = "replication_key_value"
 # What decides a windowed stream's windows and versions, apart from its bookmark's name.
 WINDOW_STATE = (BOOKMARK, REREAD_AT, LAST_RUN_AT, RESUME_FROM, RECONCILED_AT, RECONCILE)
 # Instants where the earlier reads more: a missing one reads the most (a first run, a

@@ -20,6 +20,8 @@ from singer_sdk.streams import Stream
 
 from tap_gong import sdk_seams
 
+# Where a stream's state keeps its bookmark (the SDK's name).
+BOOKMARK = "replication_key_value"
 WINDOW_PROGRESS_NOTE = "Records of the window in progress; the bookmark is its last finished one."
 
 
@@ -32,7 +34,7 @@ def forget_unfinished_window(stream: Stream) -> None:
     """Drop the SDK's max-so-far of the window in progress: it must never be promoted."""
     markers = stream.stream_state.get("progress_markers", {})
     markers.pop("replication_key", None)
-    markers.pop("replication_key_value", None)
+    markers.pop(BOOKMARK, None)
 
 
 def record_bookmark(stream: Stream, value: str) -> None:
@@ -40,7 +42,7 @@ def record_bookmark(stream: Stream, value: str) -> None:
     state = stream.stream_state
     forget_unfinished_window(stream)
     state["replication_key"] = stream.replication_key
-    state["replication_key_value"] = value
+    state[BOOKMARK] = value
 
 
 def emit_state(stream: Stream) -> None:
@@ -51,4 +53,4 @@ def emit_state(stream: Stream) -> None:
 
 def saved_bookmark_value(stream: Stream) -> Any:
     """The bookmark the previous run committed, as written (None on a first run)."""
-    return stream.stream_state.get("replication_key_value")
+    return stream.stream_state.get(BOOKMARK)

@@ -21,12 +21,8 @@ from tap_gong.kinds.date_time_windows import DateTimeWindowStream
 from tap_gong.kinds.full_table import FullTableStream
 from tap_gong.kinds.page_child import PageChildStream, PerItemRequestsStream
 from tap_gong.kinds.windowed import WindowedStream
-from tap_gong.shared_pages import (
-    BOOKMARK,
-    merged_window_state,
-    put_window_state,
-    same_window_state,
-)
+from tap_gong.shared_pages import merged_window_state, put_window_state, same_window_state
+from tap_gong.state import BOOKMARK
 from tap_gong.windows import parse_instant, time_windows, utc_iso
 
 if TYPE_CHECKING:
@@ -878,13 +874,13 @@ class EngageFlowsStream(PerItemRequestsStream):
 
 # Every stream the tap offers; tap.py discovers these.
 STREAM_TYPES: tuple[type[GongStream], ...] = (
-    CallDetailsStream,
     CallsStream,
     InteractionStatsStream,
     ScorecardsStream,
     AnsweredScorecardsStream,
     UserActivityStream,
     TrackersStream,
+    CallDetailsStream,
     CallParticipantsStream,
     CallTranscriptsStream,
     UsersStream,

@@ -138,6 +138,9 @@ class GongStream(RESTStream[str | None]):
         #: Requests this stream started, from any thread.
         self.requests_sent = 0
         self.schema_sent = False
+        #: The stream whose pages hold this one's records this run (calls in call_details'):
+        #: it then makes no request of its own (tap_gong/shared_pages.py).
+        self.pages_from: GongStream | None = None
         self._requests_sent_lock = threading.Lock()
         #: The window whose answers workers fetched, while the main thread reads it.
         self.fetched_window: FetchedWindow | None = None
@@ -423,15 +426,9 @@ class GongStream(RESTStream[str | None]):
 
     def streams_sharing_the_budget(self) -> int:
         """Streams synced from here on that make requests of their own, this one included:
-        one whose records come in the pages of a later one (`pages_come_with`) costs none."""
+        one whose records come in the pages of a later one (`pages_from`) costs none."""
         synced = self.streams_synced_from_here()
-        return sum(
-            1 for stream in synced if stream is self or stream.pages_come_with() not in synced
-        )
-
-    def pages_come_with(self) -> GongStream | None:
-        """The stream whose pages bring this one's records (None: it requests its own)."""
-        return None
+        return sum(1 for stream in synced if stream is self or stream.pages_from not in synced)
 
     def streams_synced_from_here(self) -> list[GongStream]:
         """The top-level streams the SDK syncs from this one on, in its order.

@@ -53,8 +53,6 @@ class WindowedStream(GongStream):
         #: The streams whose records this run are in this one's pages (calls in
         #: call_details'): their window state is kept a copy of this one's.
         self.state_copies: list[WindowedStream] = []
-        #: The stream whose pages hold this one's records this run.
-        self.pages_from: WindowedStream | None = None
 
     def windows(self) -> Iterator[Window]:
         """The windows still to extract in this run, oldest first."""
@@ -95,10 +93,6 @@ class WindowedStream(GongStream):
 
     def share_pages(self) -> None:
         """Before any request: make the streams this one's pages also hold its `state_copies`."""
-
-    @override
-    def pages_come_with(self) -> GongStream | None:
-        return self.pages_from
 
     def records_of_shared_page(self, page: list[dict]) -> Iterable[dict]:
         """This stream's records in a page of the stream it shares pages with (`pages_from`)."""
