@@ -12,16 +12,20 @@ it would be read again next run.
 
 An equal share may still never be enough: the last stream may find nothing left, or a
 share may go entirely to the lookback's re-read. So a stream the budget stopped before
-it finished a single window (or its list) runs first in the next run, with its share
-doubled for each run in a row it was so stalled (kept in its state as
-STALLED_BY_BUDGET): every stream moves forward within a few runs, as long as the budget
-covers what a run re-reads at all. A stream the budget stopped after some progress runs
-last in the next run (CUT_BY_BUDGET), where it takes whatever the others leave: a long
-backfill or re-read beside cheap incremental streams then gets most of the budget.
+it moved (its state, where it goes on from, is as the run found it) runs first in the
+next run, with its share doubled for each run in a row it was so stalled (kept in its
+state as STALLED_BY_BUDGET). A stalled stream that re-read days before its bookmark
+re-reads none while the budget cuts it (REREADS_SKIPPED); one that did not has its
+windows halved (WINDOWS_HALVED); one whose windows cannot be halved, stalled with the
+whole budget, can never move: it fails, saying what to raise. A stream the budget
+stopped after it moved runs last in the next run (CUT_BY_BUDGET), where it takes
+whatever the others leave: a long backfill or re-read beside cheap incremental streams
+then gets most of the budget.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -41,6 +45,16 @@ MOST_DOUBLINGS = 10
 # before a window is finished halves them once more, until one fits; they stay so while
 # the budget cuts the stream, and are whole again once a run finishes it.
 WINDOWS_HALVED = "windows_halved_by_budget"
+# The stream's state key: it re-reads nothing before its bookmark (the lookback, late data)
+# while the budget cuts it. A run that spends its share on the re-read moves nothing, and
+# the next would re-read the same days, forever; the re-reads are back once a run
+# finishes the stream.
+REREADS_SKIPPED = "rereads_skipped_by_budget"
+# What the budget keeps in a stream's state, and the SDK's record of the window in
+# progress: neither is where the stream goes on from.
+NOT_POSITION_KEYS = frozenset(
+    {STALLED_BY_BUDGET, CUT_BY_BUDGET, WINDOWS_HALVED, REREADS_SKIPPED, "progress_markers"}
+)
 
 
 def runs_stalled_by_budget(stream_state: Mapping[str, Any]) -> int:
@@ -52,6 +66,18 @@ def windows_halved(stream_state: Mapping[str, Any]) -> int:
     """How many times the stream's windows are halved to fit its share (`WINDOWS_HALVED`)."""
     times = stream_state.get(WINDOWS_HALVED, 0)
     return times if isinstance(times, int) and times > 0 else 0
+
+
+def rereads_skipped(stream_state: Mapping[str, Any]) -> bool:
+    """Whether the stream re-reads nothing before its bookmark this run (`REREADS_SKIPPED`)."""
+    return stream_state.get(REREADS_SKIPPED) is True
+
+
+def position(stream_state: Mapping[str, Any]) -> str:
+    """Where the stream goes on from (its bookmark, the resume points of its re-reads,
+    a probe's), as one comparable value: what moves when the stream progresses."""
+    kept = {k: v for k, v in stream_state.items() if k not in NOT_POSITION_KEYS}
+    return json.dumps(kept, sort_keys=True, default=str)
 
 
 def streams_in_budget_order(
@@ -85,9 +111,12 @@ class RequestShare:
         streams_left: Callable[[], int],
         stream_state: Callable[[], dict[str, Any]],
         *,
+        rereads: Callable[[], bool] = lambda: False,
         halves_windows: bool = False,
     ) -> None:
         self._pacer = pacer
+        #: Whether this run re-reads before the stream's bookmark (`REREADS_SKIPPED`).
+        self._rereads = rereads
         #: Whether a stall halves the stream's windows (`WINDOWS_HALVED`): windows of
         #: instants, which can be cut shorter (a company day cannot).
         self._halves_windows = halves_windows
@@ -98,7 +127,7 @@ class RequestShare:
         self._used_before = 0
         self._windows_in_flight = 0
         self._stopped = False
-        self._progressed = False
+        self._position_at_start = ""
 
     def begin(self) -> None:
         """The stream's turn: its share of what the streams before it left."""
@@ -109,21 +138,33 @@ class RequestShare:
         doublings = min(runs_stalled_by_budget(self._stream_state()), MOST_DOUBLINGS)
         self.limit = min(left, math.ceil(left / max(self._streams_left(), 1)) * 2**doublings)
         self._used_before = self._requests_used()
+        self._position_at_start = position(self._stream_state())
 
-    def end(self, stopped_by_budget: bool) -> None:
-        """Remember in the stream's state whether the budget stalled it (for the next run)."""
+    def end(self, stopped_by_budget: bool) -> bool:
+        """Remember in the stream's state how the budget ended it (for the next run).
+
+        Returns:
+            Whether the budget can never move the stream: stalled with the whole budget,
+            nothing left to cut (no re-read to skip, windows that cannot be halved).
+        """
         state = self._stream_state()
         state.pop(CUT_BY_BUDGET, None)
-        if stopped_by_budget and not self._progressed:
-            state[STALLED_BY_BUDGET] = runs_stalled_by_budget(state) + 1
-            if self._halves_windows:
-                state[WINDOWS_HALVED] = windows_halved(state) + 1
-            return
-        state.pop(STALLED_BY_BUDGET, None)
-        if stopped_by_budget:
+        if not stopped_by_budget:
+            for key in (STALLED_BY_BUDGET, WINDOWS_HALVED, REREADS_SKIPPED):
+                state.pop(key, None)
+            return False
+        if position(state) != self._position_at_start:
+            state.pop(STALLED_BY_BUDGET, None)
             state[CUT_BY_BUDGET] = True
+            return False
+        state[STALLED_BY_BUDGET] = runs_stalled_by_budget(state) + 1
+        if self._rereads():
+            state[REREADS_SKIPPED] = True
+        elif self._halves_windows:
+            state[WINDOWS_HALVED] = windows_halved(state) + 1
         else:
-            state.pop(WINDOWS_HALVED, None)
+            return self.limit is not None and self.limit >= (self._pacer.budget or 0)
+        return False
 
     def windows(self, windows: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
         """`windows` while the share allows starting another (each costs at least a request)."""
@@ -138,7 +179,6 @@ class RequestShare:
 
     def window_finished(self) -> None:
         self._windows_in_flight = max(self._windows_in_flight - 1, 0)
-        self._progressed = True
 
     def check_not_stopped(self) -> None:
         """Raises RequestBudgetSpent when the share, not the end of the range, ended the stream."""

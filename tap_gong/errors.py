@@ -46,6 +46,18 @@ class GongRequestRejected(StreamFailure):
     """Gong answered 400 (or another non-retriable 4xx) to one stream's request."""
 
 
+class BudgetNeverMovesStream(StreamFailure):
+    """`max_requests_per_run` is less than one of the stream's windows needs: no run moves it."""
+
+    def __init__(self, stream: str, budget: int) -> None:
+        super().__init__(
+            stream,
+            f"max_requests_per_run={budget} is fewer requests than one of its windows needs "
+            "(it had the whole budget and moved nothing, and its windows cannot be cut "
+            "shorter): raise max_requests_per_run",
+        )
+
+
 class GongCredentialsRefused(GongTapError, FatalAPIError):
     """Gong refused the credentials (or api_url) before it accepted any request of the run."""
 
@@ -90,6 +102,7 @@ class RequestBudgetSpent(PlannedStop):
     """The run used `max_requests_per_run` requests."""
 
     def __init__(self, budget: int) -> None:
+        self.budget = budget
         super().__init__(
             f"the run's request budget is spent (max_requests_per_run={budget}, shared by "
             "its streams); the next run goes on from the emitted state"

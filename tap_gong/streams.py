@@ -749,13 +749,17 @@ class AuditLogsStream(WindowedStream):
         for log_type in behind:
             start = first
             if (bookmark := self.saved_type_bookmarks.get(log_type)) is not None:
-                start = max(first, bookmark - self.settings.lookback)
+                start = max(first, bookmark - self.lookback())
             for window in time_windows(start, last, self.settings.calls_window):
                 yield {
                     "fromDateTime": utc_iso(window.start),
                     "logType": log_type,
                     "toDateTime": utc_iso(window.end),
                 }
+
+    @override
+    def rereads_before_bookmark(self) -> bool:
+        return bool(self.saved_type_bookmarks) and self.lookback() > dt.timedelta()
 
     @override
     def window_bookmark(self, window: Window) -> str:

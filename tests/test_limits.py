@@ -23,6 +23,7 @@ from tap_gong.pacing import PACING_WINDOW_SECONDS, RequestPacer
 from tests.support import (
     FakeClock,
     expected_stats,
+    json_body,
     run_tap,
     sandbox_settings,
     sync_in_process,
@@ -267,6 +268,68 @@ def test_a_window_of_more_pages_than_the_budget_is_halved_until_every_call_arriv
             written = len(run.records("calls"))
             assert f"  calls: {'finished' if run is runs[-1] else 'stopped'}" in run.stderr
             assert f"({written:,} records, " in run.stderr
+
+
+def test_a_lookback_that_takes_the_whole_budget_is_skipped_until_the_stream_catches_up(
+    tmp_path: Path,
+) -> None:
+    # 700 users: a company day of stats is 2-3 pages, so a 3-day lookback alone spends a
+    # budget of 4; every run would re-read it and stop inside the next day, forever.
+    with GongSandbox(sandbox_settings(users=700, days=4)) as sandbox:
+        config = tap_config(
+            sandbox, max_requests_per_run=4, max_concurrent_requests=1, lookback_window_days=3
+        )
+        runs = [run_tap(config, tmp_path, streams=("interaction_stats",))]
+        firsts = [json_body(sandbox.requests[0])["filter"]["fromDate"]]
+        while "max_requests_per_run=4" in runs[-1].stderr and len(runs) < 8:
+            sandbox.reset_log()
+            runs.append(
+                run_tap(config, tmp_path, runs[-1].final_state, streams=("interaction_stats",))
+            )
+            firsts.append(json_body(sandbox.requests[0])["filter"]["fromDate"])
+
+        assert all(run.returncode == 0 for run in runs)
+        assert "  interaction_stats: finished" in runs[-1].stderr
+        delivered = {
+            (r["userId"], r["fromDate"]) for run in runs for r in run.records("interaction_stats")
+        }
+        assert delivered == set(expected_stats(sandbox, config))
+        skipping = [
+            n for n, run in enumerate(runs) if "re-reads nothing before its bookmark" in run.stderr
+        ]
+        assert skipping, "a run skipped the lookback, and said so"
+        for n in skipping:  # from the day after the bookmark the run before it left
+            bookmark = dt.date.fromisoformat(runs[n - 1].bookmark("interaction_stats"))
+            assert firsts[n] == (bookmark + dt.timedelta(days=1)).isoformat()
+        assert (
+            "rereads_skipped_by_budget"
+            not in runs[-1].final_state["bookmarks"]["interaction_stats"]
+        )
+
+
+def test_a_company_day_needing_more_requests_than_the_whole_budget_fails_saying_what_to_raise(
+    tmp_path: Path,
+) -> None:
+    # A company day cannot be cut shorter: with 700 users most need 2-3 requests. The
+    # first run reads the first day (1 page); the second spends its 1 on the lookback (it
+    # re-reads that day) and the third, skipping the lookback, on half of the next day.
+    with GongSandbox(sandbox_settings(users=700, days=4)) as sandbox:
+        config = tap_config(sandbox, max_requests_per_run=1, max_concurrent_requests=1)
+        runs = [run_tap(config, tmp_path, streams=("interaction_stats",))]
+        while runs[-1].returncode == 0 and len(runs) < 5:
+            runs.append(
+                run_tap(config, tmp_path, runs[-1].final_state, streams=("interaction_stats",))
+            )
+
+    *before, run = runs
+    assert len(runs) == 3
+    assert all(earlier.returncode == 0 for earlier in before)
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    assert "'interaction_stats' failed: max_requests_per_run=1 is fewer requests than one" in (
+        run.stderr
+    )
+    assert run.stderr.rstrip().endswith("raise max_requests_per_run")
 
 
 def test_a_stream_read_in_anothers_pages_leaves_its_budget_share_to_that_stream(

@@ -40,6 +40,7 @@ from tap_gong.answers import (
 from tap_gong.budget import RequestShare
 from tap_gong.errors import (
     RUN_FAULTS,
+    BudgetNeverMovesStream,
     CursorRefused,
     GongAuthError,
     GongCredentialsRefused,
@@ -397,11 +398,16 @@ class GongStream(RESTStream[str | None]):
         self.request_share.begin()
         try:
             yield
+        except RequestBudgetSpent as spent:
+            forget_unfinished_work()
+            if self.request_share.end(stopped_by_budget=True):
+                never = BudgetNeverMovesStream(self.name, spent.budget)
+                outcomes.failed(self.family(), never, self.logger)
+            else:
+                outcomes.stopped(self.family(), spent, self.logger)
         except PlannedStop as stop:
             forget_unfinished_work()
             outcomes.stopped(self.family(), stop, self.logger)
-            if isinstance(stop, RequestBudgetSpent):
-                self.request_share.end(stopped_by_budget=True)
         except StreamFailure as failure:
             forget_unfinished_work()
             outcomes.failed(self.family(), failure, self.logger)
@@ -421,8 +427,14 @@ class GongStream(RESTStream[str | None]):
             self.requests_of_stream,
             self.streams_sharing_the_budget,
             lambda: self.stream_state,
+            rereads=self.rereads_before_bookmark,
             halves_windows=self.windows_can_be_halved,
         )
+
+    def rereads_before_bookmark(self) -> bool:
+        """Whether this run re-reads what its bookmark says is extracted (a windowed
+        stream's lookback or late data; a list has no bookmark)."""
+        return False
 
     def streams_sharing_the_budget(self) -> int:
         """Streams synced from here on that make requests of their own, this one included:

@@ -94,11 +94,16 @@ class CompanyDayStream(WindowedStream):
             return probe.first
         day = self.first_day()
         if (bookmark := self.saved_bookmark()) is not None:
-            rereads_from = bookmark + ONE_DAY - self.settings.lookback
+            rereads_from = bookmark + ONE_DAY - self.lookback()
             if self.rereads_late_data:
                 rereads_from = min(rereads_from, self.late_data_first_day(bookmark))
             day = max(day, rereads_from)
         return max(day, self.first_unread_day)
+
+    @override
+    def rereads_before_bookmark(self) -> bool:
+        bookmark = self.saved_bookmark()
+        return bookmark is not None and self.first_day_to_read() <= bookmark
 
     def late_data_first_day(self, bookmark: dt.date) -> dt.date:
         """A late-data re-read's first day: the company day LATE_DATA before the last one.

@@ -52,7 +52,11 @@ class DateTimeWindowStream(WindowedStream):
 
     def rereads(self) -> dt.timedelta:
         """How far before the bookmark a run starts: the lookback beyond the allowance."""
-        return max(self.settings.lookback - CALL_PROCESSING_ALLOWANCE, dt.timedelta())
+        return max(self.lookback() - CALL_PROCESSING_ALLOWANCE, dt.timedelta())
+
+    @override
+    def rereads_before_bookmark(self) -> bool:
+        return (bookmark := self.saved_bookmark()) is not None and self.reads_from() < bookmark
 
     @override
     def parse_bookmark(self, value: str) -> dt.datetime:

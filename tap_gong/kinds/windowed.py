@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from tap_gong import sdk_seams, state
+from tap_gong.budget import rereads_skipped
 from tap_gong.errors import GongStateError
 from tap_gong.fetching import StreamWindows, Window
 from tap_gong.kinds.base import GongStream
@@ -141,6 +142,13 @@ class WindowedStream(GongStream):
         # Stopped early, the unfinished window is dropped from progress, so the bookmark
         # stays at the last finished window and the next run resumes there.
         with self.recording_how_it_ends(lambda: state.forget_unfinished_window(self)):
+            if self.rereads_skipped_by_budget:
+                self.logger.warning(
+                    "%s: re-reads nothing before its bookmark (lookback_window_days, late "
+                    "data) while max_requests_per_run stops it: a run spent its share "
+                    "re-reading and moved nothing. The re-reads are back once a run finishes.",
+                    self.name,
+                )
             probing = self.probes_empty_history()
             if self.resumes_empty_history_probe():
                 self.plan_windows(progress, probed=True)
@@ -276,7 +284,20 @@ class WindowedStream(GongStream):
     @cached_property
     def rereads_late_data(self) -> bool:
         """Whether this run reads what Gong published late: a backfill reads everything."""
-        return self.saved_bookmark() is None or self.late_data.is_due()
+        if self.saved_bookmark() is None:
+            return True
+        return self.late_data.is_due() and not self.rereads_skipped_by_budget
+
+    @cached_property
+    def rereads_skipped_by_budget(self) -> bool:
+        """Whether the budget keeps this run from re-reading before the bookmark
+        (tap_gong/budget.py, `REREADS_SKIPPED`): a run without one re-reads."""
+        return self.pacer.budget is not None and rereads_skipped(self.stream_state)
+
+    def lookback(self) -> dt.timedelta:
+        """What this run re-reads before the bookmark: `lookback_window_days`, none while
+        the budget skips re-reads."""
+        return dt.timedelta() if self.rereads_skipped_by_budget else self.settings.lookback
 
     def begin_late_data_reread(self, first: str) -> None:
         """Say so when this run re-reads for late data (never silently); note a backfill's."""
