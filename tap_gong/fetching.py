@@ -19,7 +19,8 @@ end together.
 
 Each request a page child makes for a page (call_transcripts: one per page of
 call_details; user_settings_history: one per user) is a job of its own (`ChildJob`,
-handed on with the page in its `FetchedPage`), which any
+handed on with the page in its `FetchedPage`; a job's answers are pages too, with the
+jobs of their own page children: library_folder_calls, one per folder), which any
 idle worker takes once no window waits for a worker (a window is a chain of requests, the
 job one or a few: the chain starts first): the window's worker goes straight on to its
 next page, so a window's chain of requests is its pages only; at the pacer too, the job's
@@ -48,8 +49,9 @@ from tap_gong.pacing import RequestPacer
 
 Window = dict[str, str]
 #: A page child's answers for one page, by its request's context (`context_key`): the
-#: answers of each request, or the fault that ended it (raised when the child asks).
-ChildAnswers = dict[str, list[requests.Response] | Exception]
+#: answers of each request (with their own page children's jobs), or the fault that ended
+#: it (raised when the child asks).
+ChildAnswers = dict[str, "list[FetchedPage] | Exception"]
 
 
 class ChildJob:
@@ -64,6 +66,9 @@ class ChildJob:
         self._got: dict[str, ChildAnswers] | BaseException = {}
         #: The window of the page, once a worker queued the job (its bytes count there).
         self.window: FetchedWindow | None = None
+        #: Queues the jobs of its answers' own page children (a grandchild's requests)
+        #: for the workers, once it is done: set with `window`.
+        self.queue_jobs: Callable[[FetchedWindow, list[ChildJob]], None] | None = None
         #: The bytes of its answers, held in the window's buffer until read.
         self.size = 0
 
@@ -80,18 +85,27 @@ class ChildJob:
                 self._got = self._fetch()
         except BaseException as fault:  # raised on the main thread, where it reads them
             self._got = fault
-        finally:
-            if isinstance(self._got, dict):
-                self.size = sum(
-                    len(answer.content)
-                    for answers in self._got.values()
-                    for fetched in answers.values()
-                    if isinstance(fetched, list)
-                    for answer in fetched
-                )
+        try:
+            pages = self._pages()
+            self.size = sum(page.size for page in pages)
             if self.window is not None:
                 self.window.hold(self.size)
-            self._done.set()
+                if self.queue_jobs is not None:
+                    self.queue_jobs(self.window, [job for page in pages for job in page.children])
+        finally:
+            self._done.set()  # whatever happened: the main thread waits for it
+
+    def _pages(self) -> list[FetchedPage]:
+        """The pages it fetched, every child's and request's (none if it failed)."""
+        if not isinstance(self._got, dict):
+            return []
+        return [
+            page
+            for answers in self._got.values()
+            for fetched in answers.values()
+            if isinstance(fetched, list)
+            for page in fetched
+        ]
 
     def answers(self) -> dict[str, ChildAnswers]:
         """On the main thread: each page child's answers, by its name; run here if no
@@ -482,10 +496,12 @@ class WindowFetcher:
                 continue
             self._fetch_window(job)
 
-    def _queue_children(self, fetched: FetchedWindow, page: FetchedPage) -> None:
-        """Queue the page's children's requests for the next idle workers."""
-        for job in page.children:
+    def _queue_children(self, fetched: FetchedWindow, jobs: list[ChildJob]) -> None:
+        """Queue a page's children's requests for the next idle workers (and, once each is
+        done, those of its answers' own page children)."""
+        for job in jobs:
             job.window = fetched
+            job.queue_jobs = self._queue_children
             self._jobs.put((CHILD_JOB, fetched.rank, next(self._job_numbers), job))
 
     def _fetch_window(self, fetched: FetchedWindow) -> None:
@@ -499,7 +515,7 @@ class WindowFetcher:
             for page in owner.fetch_answers(fetched.window):
                 ok = page.answer.status_code == HTTPStatus.OK
                 fetched.has_data = fetched.has_data or ok
-                self._queue_children(fetched, page)
+                self._queue_children(fetched, page.children)
                 if not fetched.put(page):
                     break
             else:

@@ -647,7 +647,7 @@ def child_job_runs(
     def child(page: int) -> dict[str, ChildAnswers]:
         job_threads.append(threading.current_thread().name)
         jobs_done[page].set()
-        return {"child": {str(page): [answer(f"child/{page}").answer]}}
+        return {"child": {str(page): [answer(f"child/{page}")]}}
 
     def pages(window: Window) -> Iterator[FetchedPage]:
         for page in range(3):
@@ -712,6 +712,29 @@ def test_a_page_childs_request_per_item_is_made_by_several_workers_at_once(
     assert sum(b - a < 0.1 for a, b in itertools.pairwise(arrivals)) >= 3
     records = run.records("user_settings_history")
     assert {(r["userId"], r["setting"], instant(r["time"])) for r in records} == expected
+
+
+def test_a_grandchilds_requests_per_item_are_made_by_several_workers_at_once(
+    tmp_path: Path,
+) -> None:
+    # library_folder_calls asks once per folder of each workspace's folders (a page child
+    # of a page child): on the main thread, each would wait for the one before it.
+    with GongSandbox(sandbox_settings(latency_seconds=0.2)) as sandbox:
+        config = tap_config(sandbox, max_concurrent_requests=4)
+        run = run_tap(config, tmp_path, streams=("library_folders", "library_folder_calls"))
+
+        assert run.returncode == 0, run.stderr[-2000:]
+        arrivals = sorted(r.at for r in sandbox.requests if r.path.endswith("/folder-content"))
+        folders = sandbox.library_folders()
+        expected = {
+            (f["id"], c["id"]) for f in folders for c in sandbox.library_folder_calls(f["id"])
+        }
+    assert len(arrivals) == len(folders) > 4
+    # The first alone (a missing scope is refused once), then several in flight.
+    assert sum(b - a < 0.1 for a, b in itertools.pairwise(arrivals)) >= 3
+    records = run.records("library_folder_calls")
+    assert {(r["folderId"], r["callId"]) for r in records} == expected
+    assert len(records) == len(expected)
 
 
 def test_page_children_emit_the_same_records_whether_workers_or_the_main_thread_request() -> None:

@@ -506,10 +506,7 @@ class GongStream(RESTStream[str | None]):
         if fetched is not None and context == fetched.window:
             # Fetched by the run's workers: each page with its page children's answers.
             for page in fetched.answers():
-                children = page.children_answers()
-                for child in self.page_children():
-                    child.answers_ahead = children.get(child.name, {})
-                yield from self.parse_response(page.answer)
+                yield from self.records_of_fetched_page(page)
             return
         # The SDK's page loop (streams/rest.py), restarting a window whose cursor expired.
         with self.get_http_request_counter() as request_counter:
@@ -521,6 +518,13 @@ class GongStream(RESTStream[str | None]):
 
     # Fetched by the run's workers (tap_gong/fetching.py).
 
+    def records_of_fetched_page(self, page: FetchedPage) -> Iterable[dict]:
+        """The records of a page a worker fetched, its page children's answers handed on."""
+        children = page.children_answers()
+        for child in self.page_children():
+            child.answers_ahead = children.get(child.name, {})
+        yield from self.parse_response(page.answer)
+
     def windows_to_fetch(self) -> StreamWindows | None:
         """This stream's windows, for the run's workers to fetch (on the main thread); None
         when the main thread requests them itself."""
@@ -530,16 +534,11 @@ class GongStream(RESTStream[str | None]):
         """How a worker fetches a window: each page, with each of its page children's
         requests as a job of its own, for any worker (the children chosen here, on the main
         thread; the requests told from the page's answer, on the worker)."""
-        children = self.page_children()
-
-        def child_jobs(answer: requests.Response) -> Iterator[ChildJob]:
-            for child in children:
-                for context in child.requests_for_answer(answer) or ():
-                    yield ChildJob(functools.partial(child.answers_for, context))
+        children = page_children_tree(self)
 
         def pages(window: Window) -> Iterator[FetchedPage]:
             for answer in self.fetch_answers(window):
-                yield FetchedPage(answer, list(child_jobs(answer)))
+                yield fetched_page(answer, children)
 
         return pages
 
@@ -616,6 +615,26 @@ class GongStream(RESTStream[str | None]):
                     raise
                 child.refused = True
                 self.run.outcomes.failed(child.family(), failure, child.logger)
+
+
+#: A stream's page children, each with its own (`page_children_tree`).
+PageChildrenTree = list[tuple["PageChildStream", "PageChildrenTree"]]
+
+
+def page_children_tree(stream: GongStream) -> PageChildrenTree:
+    """The stream's page children and theirs, chosen on the main thread for the workers."""
+    return [(child, page_children_tree(child)) for child in stream.page_children()]
+
+
+def fetched_page(answer: requests.Response, children: PageChildrenTree) -> FetchedPage:
+    """A page as a worker fetched it: each request its page children make for it a job
+    of its own, whose answers carry their own children's jobs (a grandchild's requests)."""
+    jobs = [
+        ChildJob(functools.partial(child.answers_for, context, grandchildren))
+        for child, grandchildren in children
+        for context in child.requests_for_answer(answer) or ()
+    ]
+    return FetchedPage(answer, jobs)
 
 
 def merged_needs(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:

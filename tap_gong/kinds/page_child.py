@@ -13,8 +13,8 @@ from typing_extensions import override
 from tap_gong import sdk_seams
 from tap_gong.answers import gong_body
 from tap_gong.errors import RUN_FAULTS, StreamFailure
-from tap_gong.fetching import ChildAnswers, context_key
-from tap_gong.kinds.base import GongStream
+from tap_gong.fetching import ChildAnswers, FetchedPage, context_key
+from tap_gong.kinds.base import GongStream, PageChildrenTree, fetched_page
 
 if TYPE_CHECKING:
     import requests
@@ -74,9 +74,10 @@ class PageChildStream(GongStream):
         thread makes them (the default; most children make none)."""
         return None
 
-    def answers_for(self, context: Context) -> dict[str, ChildAnswers]:
+    def answers_for(self, context: Context, children: PageChildrenTree) -> dict[str, ChildAnswers]:
         """In a job of its own (`fetching.ChildJob`), once the parent's page is fetched:
-        the answers of one of this child's requests for it, by its name.
+        the answers of one of this child's requests for it, by its name, each with the
+        jobs of its own page `children`.
 
         A fault is kept and raised when the child asks for that request on the main
         thread, just where it would have made it; one about the whole run stops the run's
@@ -86,7 +87,9 @@ class PageChildStream(GongStream):
         if self.refused_ahead.is_set():
             return {}
         try:
-            got: list[requests.Response] | Exception = list(self.fetch_answers(context))
+            got: list[FetchedPage] | Exception = [
+                fetched_page(answer, children) for answer in self.fetch_answers(context)
+            ]
         except Exception as fault:  # raised on the main thread, in its turn
             got = fault
             if isinstance(fault, StreamFailure):
@@ -104,8 +107,8 @@ class PageChildStream(GongStream):
             return
         if isinstance(ahead, Exception):
             raise ahead
-        for answer in ahead:
-            yield from self.parse_response(answer)
+        for page in ahead:
+            yield from self.records_of_fetched_page(page)
 
     def sync_page(self, page: list[dict]) -> None:
         """Emit the records of one page of the parent's items (memory: one page)."""
@@ -152,10 +155,10 @@ class PerItemRequestsStream(PageChildStream):
         raise NotImplementedError
 
     @override
-    def answers_for(self, context: Context) -> dict[str, ChildAnswers]:
+    def answers_for(self, context: Context, children: PageChildrenTree) -> dict[str, ChildAnswers]:
         self.wait_for_first_answer()
         try:
-            return super().answers_for(context)
+            return super().answers_for(context, children)
         finally:
             self.first_answered.set()
 
