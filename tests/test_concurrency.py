@@ -39,6 +39,7 @@ from tap_gong.kinds.base import GongStream
 from tap_gong.pacing import RequestPacer
 from tests.support import (
     FakeClock,
+    TapRun,
     expected_stats,
     instant,
     json_body,
@@ -690,26 +691,40 @@ def test_the_main_thread_runs_a_page_childs_job_no_worker_is_free_to_take() -> N
     assert job_threads == [main.name] * 3
 
 
+def run_at_slow_answers(
+    tmp_path: Path, streams: tuple[str, ...], path_end: str
+) -> tuple[GongSandbox, TapRun, list[float]]:
+    """A run of `streams`, answers taking 0.2 s, 4 in flight: the arrival of each request
+    whose path ends with `path_end`."""
+    with GongSandbox(sandbox_settings(latency_seconds=0.2)) as sandbox:
+        run = run_tap(tap_config(sandbox, max_concurrent_requests=4), tmp_path, streams=streams)
+        assert run.returncode == 0, run.stderr[-2000:]
+        arrivals = sorted(r.at for r in sandbox.requests if r.path.endswith(path_end))
+    return sandbox, run, arrivals
+
+
+def made_several_at_once(arrivals: list[float]) -> bool:
+    """The first alone (a missing scope is refused once), then several in flight: requests
+    arrive while others wait for their answers."""
+    return sum(b - a < 0.1 for a, b in itertools.pairwise(arrivals)) >= 3
+
+
 def test_a_page_childs_request_per_item_is_made_by_several_workers_at_once(
     tmp_path: Path,
 ) -> None:
     # user_settings_history asks Gong once per user: one at a time, a page of 100 users
     # would wait for 100 answers one after the other.
-    with GongSandbox(sandbox_settings(latency_seconds=0.2)) as sandbox:
-        config = tap_config(sandbox, max_concurrent_requests=4)
-        run = run_tap(config, tmp_path, streams=("users", "user_settings_history"))
+    sandbox, run, arrivals = run_at_slow_answers(
+        tmp_path, ("users", "user_settings_history"), "/settings-history"
+    )
 
-        assert run.returncode == 0, run.stderr[-2000:]
-        arrivals = sorted(r.at for r in sandbox.requests if r.path.endswith("/settings-history"))
-        expected = {
-            (user["id"], change["setting"], instant(change["time"]))
-            for user in sandbox.users()
-            for change in sandbox.settings_history(user["id"])
-        }
     assert len(arrivals) == len(sandbox.users()) > 4
-    # The first alone (a missing scope is refused once), then several in flight: requests
-    # arrive while others wait for their answers.
-    assert sum(b - a < 0.1 for a, b in itertools.pairwise(arrivals)) >= 3
+    assert made_several_at_once(arrivals)
+    expected = {
+        (user["id"], change["setting"], instant(change["time"]))
+        for user in sandbox.users()
+        for change in sandbox.settings_history(user["id"])
+    }
     records = run.records("user_settings_history")
     assert {(r["userId"], r["setting"], instant(r["time"])) for r in records} == expected
 
@@ -719,19 +734,14 @@ def test_a_grandchilds_requests_per_item_are_made_by_several_workers_at_once(
 ) -> None:
     # library_folder_calls asks once per folder of each workspace's folders (a page child
     # of a page child): on the main thread, each would wait for the one before it.
-    with GongSandbox(sandbox_settings(latency_seconds=0.2)) as sandbox:
-        config = tap_config(sandbox, max_concurrent_requests=4)
-        run = run_tap(config, tmp_path, streams=("library_folders", "library_folder_calls"))
+    sandbox, run, arrivals = run_at_slow_answers(
+        tmp_path, ("library_folders", "library_folder_calls"), "/folder-content"
+    )
 
-        assert run.returncode == 0, run.stderr[-2000:]
-        arrivals = sorted(r.at for r in sandbox.requests if r.path.endswith("/folder-content"))
-        folders = sandbox.library_folders()
-        expected = {
-            (f["id"], c["id"]) for f in folders for c in sandbox.library_folder_calls(f["id"])
-        }
+    folders = sandbox.library_folders()
     assert len(arrivals) == len(folders) > 4
-    # The first alone (a missing scope is refused once), then several in flight.
-    assert sum(b - a < 0.1 for a, b in itertools.pairwise(arrivals)) >= 3
+    assert made_several_at_once(arrivals)
+    expected = {(f["id"], c["id"]) for f in folders for c in sandbox.library_folder_calls(f["id"])}
     records = run.records("library_folder_calls")
     assert {(r["folderId"], r["callId"]) for r in records} == expected
     assert len(records) == len(expected)
