@@ -25,6 +25,8 @@ class StreamTally:
     """What one stream did in this run."""
 
     records: int = 0
+    #: Pages of its own answers read (a window cut by the budget reads them again).
+    pages: int = 0
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -67,6 +69,8 @@ class StreamProgress:
         self._windows_done = 0
         #: What is left while the plan's empty stretch is yet to be probed (None: it is not).
         self._probe_left: RequestEstimate | None = None
+        #: Pages of windows stopped before their end: the next run reads them again.
+        self._pages_to_reread = 0
 
     def plan(
         self,
@@ -118,19 +122,22 @@ class StreamProgress:
 
     def left(self) -> RequestEstimate | None:
         """What the planned windows not done still need (None: nothing)."""
+        reread = RequestEstimate(self._pages_to_reread)
         if self._probe_left is not None:
             # The days without data are not all known: the next run probes on.
-            return self._probe_left
+            return self._probe_left + reread
         windows_left = max((self._windows_total or 0) - self._windows_done, 0)
-        return RequestEstimate(windows_left) if windows_left else None
+        return RequestEstimate(windows_left) + reread if windows_left else None
 
     def probing(self, left: RequestEstimate | None) -> None:
         """The probe moved on: what it and the days after it still need (None: it is over)."""
         self._probe_left = left
 
-    def window_cut(self, records: int) -> None:
-        """A window stopped before its end (a budget, a fault): its records written count."""
+    def window_cut(self, records: int, pages: int) -> None:
+        """A window stopped before its end (a budget, a fault): its records written count,
+        and its pages read are read again next run (a bookmark passes whole windows)."""
         self.tally.records += records
+        self._pages_to_reread += pages
 
     def window_done(self, records: int) -> None:
         self._windows_done += 1

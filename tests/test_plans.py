@@ -150,6 +150,18 @@ def test_a_backfill_beyond_the_budget_says_how_many_runs_and_each_run_what_is_le
         assert " s; no planned window left.\n" in runs[-1].stderr
 
 
+def test_a_window_the_budget_cut_counts_its_pages_read_in_what_is_left(tmp_path: Path) -> None:
+    # 2,000 calls in one window (one request in flight: no backfill cut) are 20 pages; a
+    # budget of 12 stops inside it, and a bookmark passes only whole windows: the next run
+    # reads those 12 pages again, then at least one more.
+    with GongSandbox(sandbox_settings(calls=2000)) as sandbox:
+        config = tap_config(sandbox, max_requests_per_run=12, max_concurrent_requests=1)
+        run = run_tap(config, tmp_path, streams=("calls",))
+
+    assert run.returncode == 0
+    assert "(1,200 records, 12 requests; at least 13 requests left: at least 2 runs" in run.stderr
+
+
 def test_a_probed_backfill_whose_first_day_has_data_leaves_the_rest_day_by_day(
     tmp_path: Path,
 ) -> None:

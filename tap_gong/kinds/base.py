@@ -506,6 +506,7 @@ class GongStream(RESTStream[str | None]):
         if fetched is not None and context == fetched.window:
             # Fetched by the run's workers: each page with its page children's answers.
             for page in fetched.answers():
+                self.tally.pages += 1
                 yield from self.records_of_fetched_page(page)
             return
         # The SDK's page loop (streams/rest.py), restarting a window whose cursor expired.
@@ -514,6 +515,7 @@ class GongStream(RESTStream[str | None]):
             for answer in self.fetch_answers(context):
                 request_counter.increment()
                 self.update_sync_costs(answer.request, answer, context)
+                self.tally.pages += 1
                 yield from self.parse_response(answer)
 
     # Fetched by the run's workers (tap_gong/fetching.py).

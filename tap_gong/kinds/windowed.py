@@ -187,13 +187,13 @@ class WindowedStream(GongStream):
         # Closed on return: workers fetching the windows after an empty first one stop.
         with contextlib.closing(self.windows_with_records()) as windows:
             for window, records in windows:
-                count = 0
+                count, pages_before = 0, self.tally.pages
                 try:
                     for record in records:
                         count += 1
                         yield record
                 except BaseException:
-                    progress.window_cut(count)
+                    progress.window_cut(count, self.tally.pages - pages_before)
                     raise
                 state.record_bookmark(self, self.window_bookmark(window))
                 self.emit_state()
