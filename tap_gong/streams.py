@@ -510,10 +510,8 @@ class PerItemStream(PerItemRequestsStream):
         ]
 
     @override
-    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
-        for context in self.requests_of_items(page):
-            for record in self.request_records(context):
-                yield {self.item_field: context[self.item_param], **self.renamed_id(record)}
+    def item_record(self, context: Context, record: dict) -> dict:
+        return {self.item_field: context[self.item_param], **self.renamed_id(record)}
 
     def renamed_id(self, record: dict) -> dict:
         """Gong's record, its `id` named `id_field` where set (it is then the parent's)."""
@@ -665,10 +663,8 @@ class UserSettingsHistoryStream(PerItemRequestsStream):
         return [{"userId": user.get("id")} for user in items]
 
     @override
-    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
-        for context in self.requests_of_items(page):
-            for change in self.request_records(context):
-                yield {**change, "userId": context["userId"]}
+    def item_record(self, context: Context, record: dict) -> dict:
+        return {**record, "userId": context["userId"]}
 
 
 # Gong's log types (GET /v2/logs `logType`; the spec lists no enum, gong-api-beyond.md §2.9).
@@ -844,13 +840,16 @@ class EngageFlowsStream(PerItemRequestsStream):
         return [{"flowOwnerEmail": email} for user in items if (email := user.get("emailAddress"))]
 
     @override
+    def item_record(self, context: Context, record: dict) -> dict | None:
+        if (flow_id := str(record.get("id"))) in self.flows_emitted:
+            return None  # a flow comes once per owner who sees it: emitted once a run
+        self.flows_emitted.add(flow_id)
+        return record
+
+    @override
     def records_of_page(self, page: list[dict]) -> Iterable[dict]:
         self.owners_without_engage = 0
-        for context in self.requests_of_items(page):
-            for flow in self.request_records(context):
-                if (flow_id := str(flow.get("id"))) not in self.flows_emitted:
-                    self.flows_emitted.add(flow_id)
-                    yield flow
+        yield from super().records_of_page(page)
         if self.owners_without_engage:
             self.logger.info(
                 "%s: %d of %d users have no Gong Engage licence (Gong answered 403 to their "

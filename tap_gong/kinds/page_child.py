@@ -154,6 +154,17 @@ class PerItemRequestsStream(PageChildStream):
         """The context of each request this child makes for these items of the parent's."""
         raise NotImplementedError
 
+    def item_record(self, context: Context, record: dict) -> dict | None:
+        """What it emits for one of Gong's records answered to `context` (None: nothing)."""
+        raise NotImplementedError
+
+    @override
+    def records_of_page(self, page: list[dict]) -> Iterable[dict]:
+        for context in self.requests_of_items(page):
+            for record in self.request_records(context):
+                if (emitted := self.item_record(context, record)) is not None:
+                    yield emitted
+
     @override
     def answers_for(self, context: Context, children: PageChildrenTree) -> dict[str, ChildAnswers]:
         self.wait_for_first_answer()
