@@ -506,7 +506,6 @@ class GongStream(RESTStream[str | None]):
         if fetched is not None and context == fetched.window:
             # Fetched by the run's workers: each page with its page children's answers.
             for page in fetched.answers():
-                self.tally.pages += 1
                 yield from self.records_of_fetched_page(page)
             return
         # The SDK's page loop (streams/rest.py), restarting a window whose cursor expired.
@@ -522,6 +521,7 @@ class GongStream(RESTStream[str | None]):
 
     def records_of_fetched_page(self, page: FetchedPage) -> Iterable[dict]:
         """The records of a page a worker fetched, its page children's answers handed on."""
+        self.tally.pages += 1
         children = page.children_answers()
         for child in self.page_children():
             child.answers_ahead = children.get(child.name, {})
