@@ -47,13 +47,15 @@ class GongRequestRejected(StreamFailure):
 
 
 class BudgetNeverMovesStream(StreamFailure):
-    """`max_requests_per_run` is less than one of the stream's windows needs: no run moves it."""
+    """`max_requests_per_run` is less than one window of a stream needs: no run moves it."""
 
-    def __init__(self, stream: str, budget: int) -> None:
+    def __init__(self, stream: str, read: str, budget: int) -> None:
+        """`stream` fails: the selected stream read in `read`'s windows (itself, or a page
+        child of a list read only for it, such as users for engage_flows)."""
         super().__init__(
             stream,
-            f"max_requests_per_run={budget} is fewer requests than one of its windows needs "
-            "(it had the whole budget and moved nothing, and its windows cannot be cut "
+            f"max_requests_per_run={budget} is fewer requests than one window of {read} "
+            "needs (it had the whole budget and moved nothing, and its windows cannot be cut "
             "shorter): raise max_requests_per_run",
         )
 

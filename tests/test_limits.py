@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -330,6 +331,27 @@ def test_a_company_day_needing_more_requests_than_the_whole_budget_fails_saying_
         run.stderr
     )
     assert run.stderr.rstrip().endswith("raise max_requests_per_run")
+
+
+def test_a_list_its_page_children_need_whole_beyond_the_whole_budget_fails_a_selected_stream(
+    sandbox: GongSandbox, tmp_path: Path
+) -> None:
+    # users is read whole for its page children: 1 page, then 8 settings histories and 8
+    # users' flows, 17 requests that a budget of 9 never covers. users is not selected:
+    # a stream the user selected fails, so the run exits non-zero.
+    config = tap_config(sandbox, max_requests_per_run=9, max_concurrent_requests=1)
+
+    run = run_tap(config, tmp_path, streams=("engage_flows", "user_settings_history"))
+
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    failed = re.findall(
+        r"'(\w+)' failed: max_requests_per_run=9 is fewer requests than one "
+        r"window of users needs",
+        run.stderr,
+    )
+    assert failed
+    assert set(failed) <= {"engage_flows", "user_settings_history"}
 
 
 def test_a_stream_read_in_anothers_pages_leaves_its_budget_share_to_that_stream(

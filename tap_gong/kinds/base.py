@@ -401,7 +401,8 @@ class GongStream(RESTStream[str | None]):
         except RequestBudgetSpent as spent:
             forget_unfinished_work()
             if self.request_share.end(stopped_by_budget=True):
-                never = BudgetNeverMovesStream(self.name, spent.budget)
+                # Said of a selected stream: a list read only for its page children is not.
+                never = BudgetNeverMovesStream(self.family()[0], self.name, spent.budget)
                 outcomes.failed(self.family(), never, self.logger)
             else:
                 outcomes.stopped(self.family(), spent, self.logger)
