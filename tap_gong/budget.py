@@ -158,7 +158,9 @@ class RequestShare:
             state[CUT_BY_BUDGET] = True
             return False
         state[STALLED_BY_BUDGET] = runs_stalled_by_budget(state) + 1
-        if self._rereads():
+        if self._rereads() and self._requests_used() > self._used_before:
+            # Its share went to the re-read. One that got nothing (the streams before it
+            # took the budget) keeps its re-reads: its doubled share comes first next run.
             state[REREADS_SKIPPED] = True
         elif self._halves_windows:
             state[WINDOWS_HALVED] = windows_halved(state) + 1

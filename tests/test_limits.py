@@ -19,6 +19,7 @@ import urllib3.util.connection
 from typing_extensions import override
 
 from gong_sandbox import GongSandbox
+from tap_gong.budget import REREADS_SKIPPED, STALLED_BY_BUDGET, RequestShare
 from tap_gong.errors import RequestBudgetSpent
 from tap_gong.pacing import PACING_WINDOW_SECONDS, RequestPacer
 from tests.support import (
@@ -306,6 +307,25 @@ def test_a_lookback_that_takes_the_whole_budget_is_skipped_until_the_stream_catc
             "rereads_skipped_by_budget"
             not in runs[-1].final_state["bookmarks"]["interaction_stats"]
         )
+
+
+@pytest.mark.parametrize(("requests_made", "skips_rereads"), [(2, True), (0, False)])
+def test_a_stream_stalled_re_reading_skips_its_re_reads_only_if_it_spent_requests_on_them(
+    requests_made: int, skips_rereads: bool
+) -> None:
+    # Stalled: stopped by the budget, its state as the run found it. With requests spent,
+    # they went to the re-read; with none, the streams before it took the budget (its share
+    # is half of it: one more stream runs after it).
+    pacer = RequestPacer(rate=3, budget=10)
+    used = [0]
+    state: dict[str, Any] = {"replication_key_value": "2024-03-08"}
+    share = RequestShare(pacer, lambda: used[0], lambda: 2, lambda: state, rereads=lambda: True)
+    share.begin()
+    used[0] += requests_made
+
+    assert share.end(stopped_by_budget=True) is False
+    assert state[STALLED_BY_BUDGET] == 1
+    assert (REREADS_SKIPPED in state) is skips_rereads
 
 
 def test_a_company_day_needing_more_requests_than_the_whole_budget_fails_saying_what_to_raise(
